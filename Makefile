@@ -1,0 +1,27 @@
+# Two entry points for a fresh machine (README): `make run` and `make test`.
+# Both create .venv, or refresh it whenever requirements.txt or pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test venv clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# The main job on the embedded default preset (tiny Gemma 3, CPU-sized); prints the run dir.
+run: $(STAMP)
+	$(VENV)/bin/tunix-nb run --config training/configs/smoke_tiny.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,141 @@
+import json
+
+import pytest
+
+from conftest import run_cli
+from tunix_nb import data
+from tunix_nb.errors import UserError
+from tunix_nb.prompts import IGNORE_INDEX, Encoded
+
+GOOD_TRAIN = {"id": "t1", "question": "What is 2 + 3?", "reasoning": "2 + 3 = 5.", "answer": "5",
+              "section": "core", "category": "arithmetic", "difficulty": "easy"}
+GOOD_EVAL = {"id": "e1", "prompt": "What is 4 + 4?", "expected_answer": "8", "section": "core",
+             "category": "arithmetic", "difficulty": "easy"}
+
+
+def write_lines(path, lines):
+    path.write_bytes(b"".join((l if isinstance(l, bytes) else l.encode()) + b"\n" for l in lines))
+    return path
+
+
+def test_valid_files_load(tmp_path):
+    p = write_lines(tmp_path / "t.jsonl", [json.dumps(GOOD_TRAIN), "", json.dumps({**GOOD_TRAIN, "id": "t2"})])
+    recs = data.load_records(p, "train")
+    assert [r.id for r in recs] == ["t1", "t2"] and recs[0].answer == "5"
+    e = write_lines(tmp_path / "e.jsonl", [json.dumps(GOOD_EVAL)])
+    assert data.load_records(e, "eval")[0].expected_answer == "8"
+
+
+def test_optional_train_fields_default():
+    rec, errs = data._train_row({"id": "a", "question": "q", "reasoning": "r", "answer": "1"}, "x")
+    assert errs == [] and (rec.section, rec.category, rec.difficulty) == ("core", "unknown", "unknown")
+
+
+def test_gsm8k_rows_are_converted(tmp_path):
+    row = {"question": "Natalia sold 48 clips in April and half as many in May. How many in total?",
+           "answer": "In May she sold 48/2 = <<48/2=24>>24 clips.\nIn total 48+24 = <<48+24=72>>72.\n#### 1,072"}
+    p = write_lines(tmp_path / "gsm.jsonl", [json.dumps(row)])
+    (t,) = data.load_records(p, "train")
+    assert t.answer == "1072" and "<<" not in t.reasoning and t.reasoning.endswith("72.")
+    assert t.id == "gsm-1"
+    (e,) = data.load_records(p, "eval")
+    assert (e.prompt, e.expected_answer, e.section) == (row["question"], "1072", "core")
+
+
+def test_every_bad_row_is_reported_with_file_line_and_field(tmp_path):
+    p = write_lines(tmp_path / "bad.jsonl", [
+        json.dumps(GOOD_TRAIN),                                   # 1 ok
+        '{"id": "t2", "question": "q"',                           # 2 invalid JSON
+        json.dumps({**GOOD_TRAIN, "id": "t3", "answer": ""}),     # 3 empty answer
+        json.dumps({**GOOD_TRAIN, "id": "t4", "answer": 5}),      # 4 mistyped
+        json.dumps({k: v for k, v in GOOD_TRAIN.items() if k != "reasoning"} | {"id": "t5"}),  # 5 missing
+        json.dumps({**GOOD_TRAIN, "id": "t6", "extra": "x"}),     # 6 extra field
+        json.dumps(GOOD_TRAIN),                                   # 7 duplicate id
+        b'{"id": "t8", "question": "caf\xe9"}',                  # 8 not UTF-8
+        "[1, 2]",                                                 # 9 not an object
+    ])
+    recs, problems = data.validate_file(p, "train")
+    assert [r.id for r in recs] == ["t1"]
+    expect = [
+        (2, "-: invalid JSON"), (3, "answer: is empty"), (4, "answer: expected a string, got 5"),
+        (5, "reasoning: missing"), (6, "extra: unexpected field; valid fields: id, question"),
+        (7, "id: duplicate id 't1' (first on line 1)"), (8, "-: not UTF-8"), (9, "-: expected a JSON object"),
+    ]
+    assert len(problems) == len(expect)
+    for problem, (line, text) in zip(problems, expect):
+        assert problem.startswith(f"{p}:{line}: "), problem
+        assert text in problem, problem
+
+
+def test_empty_file_is_a_problem(tmp_path):
+    p = write_lines(tmp_path / "empty.jsonl", [])
+    with pytest.raises(UserError, match="empty.jsonl: -: no records"):
+        data.load_records(p, "eval")
+
+
+def test_load_records_raises_the_first_problem_and_counts_the_rest(tmp_path):
+    p = write_lines(tmp_path / "e.jsonl", ["{", "{", json.dumps(GOOD_EVAL)])
+    with pytest.raises(UserError) as e:
+        data.load_records(p, "eval")
+    assert str(e.value).startswith(f"{p}:1: -: invalid JSON") and "(and 1 more;" in str(e.value)
+
+
+def test_cli_validate_data(tmp_path):
+    good = write_lines(tmp_path / "good.jsonl", [json.dumps(GOOD_EVAL)])
+    res = run_cli("validate-data", str(good), "--kind", "eval")
+    assert res.returncode == 0 and "1 eval records, all valid" in res.stdout
+    bad = write_lines(tmp_path / "bad.jsonl", [json.dumps(GOOD_EVAL), json.dumps({**GOOD_EVAL, "section": 3})])
+    res = run_cli("validate-data", str(bad), "--kind", "eval")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == f"{bad}:2: section: expected a string, got 3; quote it"
+
+
+# --- tokens and batches on literal inputs --------------------------------------------------
+
+def test_collate_right_pads_and_masks():
+    batch = [Encoded([2, 5, 6], [IGNORE_INDEX, 5, 6]), Encoded([2, 7], [IGNORE_INDEX, 7])]
+    out = data.collate(batch, pad_id=0)
+    assert out == {"input_ids": [[2, 5, 6], [2, 7, 0]], "attention_mask": [[1, 1, 1], [1, 1, 0]],
+                   "labels": [[IGNORE_INDEX, 5, 6], [IGNORE_INDEX, 7, IGNORE_INDEX]]}
+
+
+LENGTHS = [10, 200, 35, 180, 90, 15, 60, 120, 75, 33, 150, 12] * 5
+
+
+@pytest.mark.parametrize("budget, rows", [(400, None), (1000, 4), (None, 3)])
+def test_epoch_batches_cover_every_sample_once_within_budget(budget, rows):
+    batches = data.epoch_batches(LENGTHS, seed=1, epoch=0, max_batch_tokens=budget, micro_batch_size=rows)
+    assert sorted(i for b in batches for i in b) == list(range(len(LENGTHS)))
+    for b in batches:
+        if budget:
+            assert len(b) * max(LENGTHS[i] for i in b) <= budget
+        if rows:
+            assert len(b) <= rows
+
+
+def test_bucketing_wastes_little_padding():
+    batches = data.epoch_batches(LENGTHS, seed=1, epoch=0, max_batch_tokens=600, micro_batch_size=None)
+    padded = sum(len(b) * max(LENGTHS[i] for i in b) for b in batches)
+    assert sum(LENGTHS) / padded > 0.85  # batch-size-1 has no padding but no batching either
+
+
+def test_batches_are_deterministic_per_seed_and_differ_across_seeds_and_epochs():
+    kw = dict(max_batch_tokens=400, micro_batch_size=None)
+    a = data.epoch_batches(LENGTHS, seed=3, epoch=0, **kw)
+    assert a == data.epoch_batches(LENGTHS, seed=3, epoch=0, **kw)
+    assert a != data.epoch_batches(LENGTHS, seed=4, epoch=0, **kw)
+    assert a != data.epoch_batches(LENGTHS, seed=3, epoch=1, **kw)
+
+
+def test_plan_steps_by_epochs_and_by_max_steps():
+    kw = dict(seed=0, max_batch_tokens=400, micro_batch_size=None)
+    one = data.epoch_batches(LENGTHS, epoch=0, **kw)
+    steps = data.plan_steps(LENGTHS, grad_accum=2, epochs=1.0, **kw)
+    assert [mb for s in steps for mb in s] == one
+    assert len(steps) == -(-len(one) // 2)
+    half = data.plan_steps(LENGTHS, grad_accum=1, epochs=0.5, **kw)
+    assert len(half) == round(len(one) / 2)
+    fixed = data.plan_steps(LENGTHS, grad_accum=3, max_steps=25, **kw)
+    assert len(fixed) == 25 and all(len(s) == 3 for s in fixed)  # runs past one epoch
+    with pytest.raises(ValueError):
+        data.plan_steps(LENGTHS, grad_accum=1, epochs=1.0, max_steps=3, **kw)

@@ -1,0 +1,230 @@
+"""Datasets: JSONL -> validated records -> token ids + loss mask -> length-bucketed batches.
+
+Everything here is a pure function of its inputs (the tokenizer is an argument), so the data
+order for a given seed is the same on every machine and every rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .errors import UserError
+from .prompts import IGNORE_INDEX, Encoded, encode_example
+
+
+@dataclass(frozen=True)
+class TrainRecord:
+    id: str
+    question: str
+    reasoning: str
+    answer: str
+    section: str = "core"
+    category: str = "unknown"
+    difficulty: str = "unknown"
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    id: str
+    prompt: str
+    expected_answer: str
+    section: str
+    category: str
+    difficulty: str
+
+
+_TRAIN_REQUIRED = ("id", "question", "reasoning", "answer")
+_TRAIN_OPTIONAL = ("section", "category", "difficulty")
+_EVAL_REQUIRED = ("id", "prompt", "expected_answer", "section", "category", "difficulty")
+_GSM8K_KEYS = {"question", "answer"}
+_CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's "<<48/2=24>>" calculator annotations
+
+
+def validate_file(path: str | Path, kind: str) -> tuple[list, list[str]]:
+    """(records, problems). Every problem reads `FILE:LINE: field: what is wrong`."""
+    path = Path(path)
+    if kind not in ("train", "eval"):
+        raise ValueError(f"kind must be 'train' or 'eval', not {kind!r}")
+    if not path.is_file():
+        return [], [f"{path}: file not found"]
+    raw = path.read_bytes()
+    records, problems, seen = [], [], {}
+    for lineno, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            problems.append(f"{where}: -: not UTF-8 (byte {e.start + 1}); re-save the file as UTF-8")
+            continue
+        except json.JSONDecodeError as e:
+            problems.append(f"{where}: -: invalid JSON ({e.msg} at column {e.colno})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"{where}: -: expected a JSON object, got {type(row).__name__}")
+            continue
+        rec, errs = (_train_row if kind == "train" else _eval_row)(row, f"{path.stem}-{lineno}")
+        problems += [f"{where}: {e}" for e in errs]
+        if rec is None or errs:
+            continue
+        if rec.id in seen:
+            problems.append(f"{where}: id: duplicate id {rec.id!r} (first on line {seen[rec.id]})")
+            continue
+        seen[rec.id] = lineno
+        records.append(rec)
+    if not records and not problems:
+        problems.append(f"{path}: -: no records (the file is empty)")
+    return records, problems
+
+
+def load_records(path: str | Path, kind: str) -> list:
+    """Validated records, or a UserError naming the first bad line (and how many more)."""
+    records, problems = validate_file(path, kind)
+    if problems:
+        more = f" (and {len(problems) - 1} more; list them with `tunix-nb validate-data {path} --kind {kind}`)"
+        raise UserError(problems[0] + (more if len(problems) > 1 else ""))
+    return records
+
+
+def _train_row(row: dict, default_id: str) -> tuple[TrainRecord | None, list[str]]:
+    if _is_gsm8k(row):
+        reasoning, answer, errs = _split_gsm8k(row["answer"])
+        if errs:
+            return None, errs
+        return TrainRecord(id=str(row.get("id", default_id)), question=row["question"],
+                           reasoning=reasoning, answer=answer, category="gsm8k"), []
+    errs = _check_fields(row, _TRAIN_REQUIRED, _TRAIN_OPTIONAL)
+    if errs:
+        return None, errs
+    return TrainRecord(**{k: row[k].strip() for k in row}), []
+
+
+def _eval_row(row: dict, default_id: str) -> tuple[EvalRecord | None, list[str]]:
+    if _is_gsm8k(row):
+        _, answer, errs = _split_gsm8k(row["answer"])
+        if errs:
+            return None, errs
+        return EvalRecord(id=str(row.get("id", default_id)), prompt=row["question"], expected_answer=answer,
+                          section="core", category="gsm8k", difficulty="unknown"), []
+    errs = _check_fields(row, _EVAL_REQUIRED, ())
+    if errs:
+        return None, errs
+    return EvalRecord(**{k: row[k].strip() for k in row}), []
+
+
+def _is_gsm8k(row: dict) -> bool:
+    return set(row) - {"id"} == _GSM8K_KEYS and isinstance(row.get("answer"), str) and "####" in row["answer"]
+
+
+def _split_gsm8k(text: str) -> tuple[str, str, list[str]]:
+    body, _, final = text.rpartition("####")
+    answer = final.strip().replace(",", "")
+    if not answer:
+        return "", "", ["answer: nothing after '####'; GSM8K answers end in '#### <number>'"]
+    return _CALCULATOR.sub("", body).strip(), answer, []
+
+
+def _check_fields(row: dict, required: Sequence[str], optional: Sequence[str]) -> list[str]:
+    errs = []
+    for key in required:
+        if key not in row:
+            errs.append(f"{key}: missing (required: {', '.join(required)})")
+    for key, value in row.items():
+        if key not in required and key not in optional:
+            errs.append(f"{key}: unexpected field; valid fields: {', '.join((*required, *optional))}")
+        elif not isinstance(value, str):
+            errs.append(f"{key}: expected a string, got {json.dumps(value)}; quote it")
+        elif not value.strip():
+            errs.append(f"{key}: is empty")
+    return errs
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+def encode_train(records: Iterable[TrainRecord], tokenizer, max_seq_len: int) -> tuple[list[Encoded], int]:
+    """Encode records; samples longer than max_seq_len are skipped (returned count), not cut."""
+    kept, skipped = [], 0
+    for r in records:
+        enc = encode_example(tokenizer, r.question, r.reasoning, r.answer)
+        if len(enc) > max_seq_len:
+            skipped += 1
+        else:
+            kept.append(enc)
+    return kept, skipped
+
+
+def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, list[list[int]]]:
+    """Right-pad a micro-batch: input_ids, attention_mask, labels (pad positions ignored)."""
+    width = max(len(e) for e in batch)
+    out = {"input_ids": [], "attention_mask": [], "labels": []}
+    for e in batch:
+        pad = width - len(e)
+        out["input_ids"].append(e.input_ids + [pad_id] * pad)
+        out["attention_mask"].append([1] * len(e) + [0] * pad)
+        out["labels"].append(e.labels + [IGNORE_INDEX] * pad)
+    return out
+
+
+# --- batching -------------------------------------------------------------------------------
+
+BUCKET_SIZE = 256  # samples sorted together: big enough to cut padding, small enough to stay random
+
+
+def epoch_batches(lengths: Sequence[int], *, seed: int, epoch: int, max_batch_tokens: int | None,
+                  micro_batch_size: int | None) -> list[list[int]]:
+    """One epoch of micro-batches (lists of sample indices).
+
+    Shuffle, cut into buckets, sort each bucket by length, fill micro-batches greedily while
+    rows * longest <= max_batch_tokens (and rows <= micro_batch_size), then shuffle the
+    micro-batches so long and short ones alternate through training."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    for start in range(0, len(order), BUCKET_SIZE):
+        bucket = sorted(order[start:start + BUCKET_SIZE], key=lambda i: (-lengths[i], i))
+        current: list[int] = []
+        for i in bucket:
+            rows, longest = len(current) + 1, max([lengths[j] for j in current] + [lengths[i]])
+            fits = (max_batch_tokens is None or rows * longest <= max_batch_tokens) and (
+                micro_batch_size is None or rows <= micro_batch_size)
+            if current and not fits:
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def plan_steps(lengths: Sequence[int], *, seed: int, grad_accum: int, max_batch_tokens: int | None,
+               micro_batch_size: int | None, epochs: float | None = None,
+               max_steps: int | None = None) -> list[list[list[int]]]:
+    """The whole run's schedule: steps -> micro-batches -> sample indices, decided up front so
+    the data position of any step is known (and the same on every rerun)."""
+    if (epochs is None) == (max_steps is None):
+        raise ValueError("give exactly one of epochs and max_steps")
+    if not lengths:
+        raise UserError("data.train_file: no training samples left (all longer than data.max_seq_len?)")
+    kw = dict(seed=seed, max_batch_tokens=max_batch_tokens, micro_batch_size=micro_batch_size)
+    stream: list[list[int]] = []
+    if epochs is not None:
+        for epoch in range(math.ceil(epochs)):
+            batches = epoch_batches(lengths, epoch=epoch, **kw)
+            fraction = min(1.0, epochs - epoch)
+            stream += batches[: max(1, round(fraction * len(batches)))]
+    else:
+        epoch = 0
+        while len(stream) < max_steps * grad_accum:
+            stream += epoch_batches(lengths, epoch=epoch, **kw)
+            epoch += 1
+        stream = stream[: max_steps * grad_accum]
+    return [stream[i:i + grad_accum] for i in range(0, len(stream), grad_accum)]

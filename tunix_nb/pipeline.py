@@ -1,0 +1,47 @@
+"""One run, start to finish. Reads as the flow: plan -> model -> data -> train -> evaluate -> evidence.
+
+Everything that can be refused (config, device, model source, data) is checked before the run
+dir exists, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from . import data, device, evidence, generate, models, report, scoring, train_torch
+from .config import Config, resolve_path
+
+
+def run(cfg: Config) -> evidence.Run:
+    plan = device.plan_torch(cfg)
+    print(plan.describe())
+    source = models.resolve_source(cfg.model.source)
+    train_path, eval_path = resolve_path(cfg.data.train_file), resolve_path(cfg.data.eval_file)
+    train_records = data.load_records(train_path, "train")[: cfg.data.train_limit]
+    eval_records = data.load_records(eval_path, "eval")[: cfg.eval.limit]
+    tokenizer = models.load_tokenizer(source.path)
+    examples, skipped = data.encode_train(train_records, tokenizer, cfg.data.max_seq_len)
+
+    run = evidence.Run.create(cfg, plan=plan.to_dict(), model_source=source.to_dict(),
+                              datasets={"train": train_path, "eval": eval_path})
+    print(f"run dir: {run.dir}")
+    with run.guard():
+        run.log.info("%s", plan.describe())
+        run.log.info("data: %d training samples (%d skipped: longer than data.max_seq_len=%d), %d eval items",
+                     len(examples), skipped, cfg.data.max_seq_len, len(eval_records))
+        model = models.load_torch_model(source, dtype=plan.dtype, lora=cfg.training.lora is not None,
+                                        attn_implementation=cfg.model.attn_implementation)
+        result = train_torch.train(cfg, model, tokenizer, examples, run, plan.device, plan.dtype)
+        run.update(metrics={**result.summary(), "skipped_samples": skipped})
+        report.plot_loss(evidence.read_jsonl(run.dir / "metrics.jsonl"), run.dir / "loss_curve.png")
+
+        predictions = generate.predict(result.model, tokenizer, eval_records, device=plan.device,
+                                       max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size)
+        rows, summary = scoring.score_predictions(predictions, [asdict(r) for r in eval_records])
+        evidence.write_scores(run.dir, rows, summary, eval_file=eval_path)
+        report.plot_scorecard(summary, run.dir / "scorecard.png")
+        run.update(eval=summary["overall"])
+        scorecard = scoring.format_scorecard(summary)
+        run.log.info("scorecard:\n%s", scorecard)
+        print(scorecard)
+    return run

@@ -1,0 +1,203 @@
+"""PyTorch SFT backend: full fine-tuning or LoRA, AdamW or Adafactor, bf16 autocast or fp32.
+
+Contract shared with the Tunix backend: `train(cfg, model, tokenizer, examples, run) -> TrainResult`,
+the same `metrics.jsonl` keys, checkpoints in the run dir. The whole schedule (which samples
+go into which micro-batch of which step) is planned up front by `data.plan_steps`, so a seed
+gives the same data order and, on CPU, the same loss curve.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .config import Config, TrainingConfig
+from .data import collate, plan_steps
+from .errors import UserError
+from .evidence import MetricsWriter, Run
+from .prompts import IGNORE_INDEX, Encoded
+
+
+@dataclass
+class TrainResult:
+    model: object  # the trained torch module (peft-wrapped for LoRA), in eval mode
+    steps: int
+    first_loss: float
+    final_loss: float
+    tokens: int  # real (non-pad) tokens seen
+    train_seconds: float
+    checkpoint: Path
+
+    def summary(self) -> dict:
+        return {"steps": self.steps, "first_loss": self.first_loss, "final_loss": self.final_loss,
+                "tokens": self.tokens, "train_seconds": round(self.train_seconds, 2),
+                "tokens_per_s": round(self.tokens / max(self.train_seconds, 1e-9), 1),
+                "checkpoint": str(self.checkpoint)}
+
+
+def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, device: str,
+          dtype: str) -> TrainResult:
+    import torch
+    from tqdm.auto import tqdm
+
+    t = cfg.training
+    seed_everything(t.seed)
+    if t.lora is not None:
+        model = apply_lora(model, t)
+    if t.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.config.use_cache = False  # no KV cache while training
+    model.to(device).train()
+
+    schedule = plan_steps([len(e) for e in examples], seed=t.seed, grad_accum=t.grad_accum,
+                          max_batch_tokens=t.max_batch_tokens, micro_batch_size=t.micro_batch_size,
+                          epochs=t.epochs, max_steps=t.max_steps)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, t, device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(t, len(schedule)))
+    autocast = (torch.autocast(device_type=device, dtype=torch.bfloat16) if dtype == "bf16" else nullcontext())
+    trainable = sum(p.numel() for p in params)
+    run.log.info("training: %d samples, %d steps, %d trainable params, device %s, dtype %s",
+                 len(examples), len(schedule), trainable, device, dtype)
+
+    metrics = MetricsWriter(run.dir / "metrics.jsonl")
+    losses: list[float] = []
+    tokens_seen = 0
+    start = time.perf_counter()
+    bar = tqdm(total=len(schedule), desc="train", unit="step", dynamic_ncols=True)
+    try:
+        for step, micro_batches in enumerate(schedule, start=1):
+            step_start = time.perf_counter()
+            batches = [collate([examples[i] for i in mb], tokenizer.pad_token_id) for mb in micro_batches]
+            # Normalise by the step's target-token count: every completion token weighs the same,
+            # however the step was split into micro-batches.
+            n_targets = sum(sum(l != IGNORE_INDEX for l in row) for b in batches for row in b["labels"])
+            step_tokens = sum(sum(row) for b in batches for row in b["attention_mask"])
+            loss_sum = 0.0
+            for b in batches:
+                tensors = {k: torch.tensor(v, device=device) for k, v in b.items()}
+                with autocast:
+                    logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]).logits
+                loss = token_loss_sum(logits, tensors["labels"]) / n_targets
+                loss.backward()
+                loss_sum += loss.item()
+            grad_norm = clip_and_norm(params, t.max_grad_norm)
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            tokens_seen += step_tokens
+            losses.append(loss_sum)
+            dt = time.perf_counter() - step_start
+            tok_s = step_tokens / max(dt, 1e-9)
+            bar.set_postfix(loss=f"{loss_sum:.4f}", tok_s=f"{tok_s:,.0f}")
+            bar.update(1)
+            if step % t.log_every == 0 or step == len(schedule):
+                row = {"step": step, "loss": round(loss_sum, 6), "lr": lr, "grad_norm": round(grad_norm, 6),
+                       "tokens": step_tokens, "target_tokens": n_targets, "tokens_per_s": round(tok_s, 1),
+                       "elapsed_s": round(time.perf_counter() - start, 3)}
+                metrics.write(row)
+                run.log.info("step %d/%d loss %.4f lr %.3g grad_norm %.3f tokens/s %.0f",
+                             step, len(schedule), loss_sum, lr, grad_norm, tok_s)
+            if t.save_every and step % t.save_every == 0 and step != len(schedule):
+                save_checkpoint(model, tokenizer, run.dir / "checkpoints", step)
+    finally:
+        bar.close()
+        metrics.close()
+    train_seconds = time.perf_counter() - start
+    checkpoint = save_checkpoint(model, tokenizer, run.dir / "checkpoints", len(schedule))
+    model.eval()
+    model.config.use_cache = True
+    return TrainResult(model=model, steps=len(schedule), first_loss=losses[0], final_loss=losses[-1],
+                       tokens=tokens_seen, train_seconds=train_seconds, checkpoint=checkpoint)
+
+
+def token_loss_sum(logits, labels):
+    """Summed next-token cross-entropy over positions whose label is not ignored."""
+    import torch.nn.functional as F
+
+    shift_logits = logits[:, :-1, :].float()
+    shift_labels = labels[:, 1:]
+    return F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1),
+                           ignore_index=IGNORE_INDEX, reduction="sum")
+
+
+def clip_and_norm(params, max_norm: float | None) -> float:
+    import torch
+
+    limit = max_norm if max_norm is not None else float("inf")
+    return float(torch.nn.utils.clip_grad_norm_(params, limit))
+
+
+def apply_lora(model, t: TrainingConfig):
+    from peft import LoraConfig, get_peft_model
+
+    lc = t.lora
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [m for m in lc.target_modules if m not in present]
+    if missing:
+        raise UserError(f"training.lora.target_modules: {', '.join(missing)} not found in this model; "
+                   f"linear layers here include e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj")
+    config = LoraConfig(r=lc.rank, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
+                        target_modules=list(lc.target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def make_optimizer(params, t: TrainingConfig, device: str):
+    import torch
+
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay,
+                                 fused=(device == "cuda"))
+    from transformers.optimization import Adafactor
+
+    # Fixed lr (our scheduler drives it), no parameter-scale heuristics: the HF Trainer recipe.
+    return Adafactor(params, lr=t.learning_rate, weight_decay=t.weight_decay,
+                     scale_parameter=False, relative_step=False, warmup_init=False)
+
+
+def lr_lambda(t: TrainingConfig, total_steps: int):
+    """Linear warmup, then cosine or linear decay to zero (or constant)."""
+    warmup = min(t.warmup_steps, max(total_steps - 1, 0))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        if t.lr_schedule == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        if t.lr_schedule == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def save_checkpoint(model, tokenizer, root: Path, step: int) -> Path:
+    """HF format (adapters only for LoRA), written to a temp name and renamed when whole."""
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step:06d}"
+    tmp = root / f".tmp-step-{step:06d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
