@@ -94,3 +94,17 @@ def test_bad_data_exits_2_before_writing_anything(tmp_path, cache_dir):
 def test_missing_model_folder_exits_2(tmp_path):
     res = run_cli("run", "--set", f"model.source={tmp_path / 'nope'}", "--set", f"output.root={tmp_path}")
     assert res.returncode == 2 and "model.source:" in res.stderr and "accepted:" in res.stderr
+
+
+def test_submission_local_gpu_preset_runs_unchanged_but_for_model_and_device(tmp_path, tiny_model_dir):
+    """The GPU preset's recipe (bf16 autocast, Adafactor, batch 1 x accumulation 4, linear decay)
+    runs through the same code on CPU; only the model folder, device and length are overridden."""
+    res = run_cli("run", "--config", str(ROOT / "training/configs/submission_local_gpu.yaml"), "--run-id", "gpu-preset",
+                  "--set", f"output.root={tmp_path}", "--set", f"model.source={tiny_model_dir}",
+                  "--set", "training.device=cpu", "--set", "training.epochs=null", "--set", "training.max_steps=3",
+                  "--set", "eval.limit=2", "--set", "eval.max_new_tokens=8")
+    assert res.returncode == 0, res.stderr[-3000:]
+    m = json.loads((tmp_path / "gpu-preset" / "run_manifest.json").read_text())
+    assert m["status"] == "complete" and m["device_plan"]["dtype"] == "bf16"
+    rows = read_jsonl(tmp_path / "gpu-preset" / "metrics.jsonl")
+    assert len(rows) == 3 and all(r["target_tokens"] > 0 for r in rows)

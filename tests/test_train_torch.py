@@ -81,9 +81,13 @@ def test_lora_trains_only_the_adapters(tmp_path, tiny_model_dir):
                               "training.save_every=5")
     rows = read_jsonl(run.dir / "metrics.jsonl")
     assert rows[-1]["loss"] < rows[0]["loss"]
-    base = result.model.get_base_model().state_dict()
+    state = result.model.get_base_model().state_dict()
+    base = {k.replace(".base_layer", ""): v for k, v in state.items() if "lora_" not in k}
+    assert base.keys() == before.keys()
     for k, v in before.items():
         torch.testing.assert_close(base[k], v, rtol=0, atol=0)  # frozen base
+    lora = [v for k, v in state.items() if "lora_B" in k]
+    assert lora and all(v.abs().sum() > 0 for v in lora)  # adapters (initialised at 0) moved
     ckpts = sorted(p.name for p in (run.dir / "checkpoints").iterdir())
     assert ckpts == ["step-000005", "step-000010", "step-000012"]
     cfg = json.loads((run.dir / "checkpoints" / "step-000012" / "adapter_config.json").read_text())

@@ -15,7 +15,7 @@ from .prompts import encode_prompt
 
 
 def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int,
-             device: str, desc: str = "eval") -> list[str]:
+             device: str, dtype: str = "fp32", desc: str = "eval") -> list[str]:
     """Greedy completions of token-id prompts, decoded without special tokens."""
     import torch
     from tqdm.auto import tqdm
@@ -30,6 +30,8 @@ def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: 
     new_tokens = 0
     start = time.perf_counter()
     bar = tqdm(total=len(prompts), desc=desc, unit="item", dynamic_ncols=True)
+    # Same precision as training: bf16 autocast over the fp32 master weights.
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=(dtype == "bf16"))
     model.eval()
     try:
         for lo in range(0, len(order), batch_size):
@@ -37,7 +39,7 @@ def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: 
             width = max(len(prompts[i]) for i in idx)
             ids = [[tokenizer.pad_token_id] * (width - len(prompts[i])) + prompts[i] for i in idx]
             mask = [[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in idx]
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast:
                 out = model.generate(input_ids=torch.tensor(ids, device=device),
                                      attention_mask=torch.tensor(mask, device=device),
                                      generation_config=gen_config)
@@ -61,9 +63,9 @@ def _cut_at_stop(row: list[int], stops: list[int]) -> list[int]:
 
 
 def predict(model, tokenizer, records: Sequence[EvalRecord], *, max_new_tokens: int, batch_size: int,
-            device: str) -> list[dict]:
+            device: str, dtype: str = "fp32") -> list[dict]:
     """Rows `{"id", "prediction"}` (the raw model text), the input of `scoring.score_predictions`."""
     prompts = [encode_prompt(tokenizer, r.prompt) for r in records]
     texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                     device=device)
+                     device=device, dtype=dtype)
     return [{"id": r.id, "prediction": t} for r, t in zip(records, texts)]

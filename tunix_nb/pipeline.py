@@ -35,7 +35,7 @@ def run(cfg: Config) -> evidence.Run:
         run.update(metrics={**result.summary(), "skipped_samples": skipped})
         report.plot_loss(evidence.read_jsonl(run.dir / "metrics.jsonl"), run.dir / "loss_curve.png")
 
-        predictions = generate.predict(result.model, tokenizer, eval_records, device=plan.device,
+        predictions = generate.predict(result.model, tokenizer, eval_records, device=plan.device, dtype=plan.dtype,
                                        max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size)
         rows, summary = scoring.score_predictions(predictions, [asdict(r) for r in eval_records])
         evidence.write_scores(run.dir, rows, summary, eval_file=eval_path)

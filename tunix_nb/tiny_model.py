@@ -121,6 +121,10 @@ def build_tiny_model(out_dir: Path, texts: list[str]) -> None:
         head_dim=SPEC["head_dim"],
         query_pre_attn_scalar=SPEC["head_dim"],
         sliding_window=SPEC["sliding_window"],
+        # Gemma 3 interleaves local (sliding) and global attention; keep one global layer here.
+        layer_types=["sliding_attention"] * (SPEC["num_hidden_layers"] - 1) + ["full_attention"],
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+                         "full_attention": {"rope_type": "default", "rope_theta": 1_000_000.0}},
         max_position_embeddings=SPEC["max_position_embeddings"],
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
