@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv clean-venv
+.PHONY: run run-real test venv clean-venv
 
 venv: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): requirements.txt pyproject.toml
 # The main job on the embedded default preset (tiny Gemma 3, CPU-sized); prints the run dir.
 run: $(STAMP)
 	$(VENV)/bin/tunix-nb run --config training/configs/smoke_tiny.yaml
+
+# The real Gemma 3 270M (from PyPI, converted once), LoRA on CPU, before/after scorecards (< 15 min).
+run-real: $(STAMP)
+	$(VENV)/bin/tunix-nb run --config training/configs/cpu_gemma3_270m.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest

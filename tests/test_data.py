@@ -139,3 +139,12 @@ def test_plan_steps_by_epochs_and_by_max_steps():
     assert len(fixed) == 25 and all(len(s) == 3 for s in fixed)  # runs past one epoch
     with pytest.raises(ValueError):
         data.plan_steps(LENGTHS, grad_accum=1, epochs=1.0, max_steps=3, **kw)
+
+
+def test_spread_subset_is_evenly_spaced_and_stable():
+    items = list(range(100))
+    assert data.spread_subset(items, 4) == [0, 25, 50, 75]
+    assert data.spread_subset(items, None) == items and data.spread_subset(items, 500) == items
+    sections = ["core"] * 60 + ["trace_sensitive"] * 20 + ["edge_case"] * 20  # the eval file's layout
+    picked = data.spread_subset(sections, 10)
+    assert picked.count("core") == 6 and picked.count("trace_sensitive") == 2 and picked.count("edge_case") == 2

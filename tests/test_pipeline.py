@@ -50,7 +50,7 @@ def test_eval_summary_matches_an_independent_rescoring(smoke_run):
     _, run_dir = smoke_run
     rows = read_jsonl(run_dir / "predictions.jsonl")
     assert len(rows) == 6
-    records = data.load_records(ROOT / "training/data/eval_v2.jsonl", "eval")[:6]
+    records = data.spread_subset(data.load_records(ROOT / "training/data/eval_v2.jsonl", "eval"), 6)
     assert [r["id"] for r in rows] == [r.id for r in records]
     for r in rows:
         assert r["extracted_answer"] == scoring.extract_answer(r["prediction"])

@@ -117,8 +117,37 @@ def test_loss_normalisation_makes_accumulation_exact(tiny_model_dir, tiny_tokeni
         total = 0.0
         for g in groups:
             b = {k: torch.tensor(v) for k, v in data.collate(g, tiny_tokenizer.pad_token_id).items()}
-            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+            with torch.no_grad():
+                logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
             total += float(train_torch.token_loss_sum(logits, b["labels"])) / n_targets
         return total
 
     assert step_loss([exs]) == pytest.approx(step_loss([[e] for e in exs]), rel=1e-5)
+
+
+def test_logits_window_covers_every_target():
+    ig = -100
+    labels = [[ig, ig, ig, 5, 6, ig], [ig, ig, 7, 8, 9, 4]]
+    keep = train_torch.logits_window(labels)
+    assert keep == 5  # positions 1..5: position 1 predicts the first target (row 2, index 2)
+    assert train_torch.logits_window([[ig, ig, ig, ig, 3]]) == 2
+
+
+def test_windowed_loss_equals_the_full_loss(tiny_model_dir, tiny_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from tunix_nb.prompts import encode_example
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    exs = [encode_example(tiny_tokenizer, q, "2 + 2 = 4.", "4") for q in ("What is 2 + 2?", "Add two and two, please?")]
+    b = data.collate(exs, tiny_tokenizer.pad_token_id)
+    t = {k: torch.tensor(v) for k, v in b.items()}
+    keep = train_torch.logits_window(b["labels"])
+    with torch.no_grad():
+        full = train_torch.token_loss_sum(model(input_ids=t["input_ids"], attention_mask=t["attention_mask"]).logits,
+                                          t["labels"])
+        window = train_torch.token_loss_sum(
+            model(input_ids=t["input_ids"], attention_mask=t["attention_mask"], logits_to_keep=keep).logits,
+            t["labels"][:, -keep:])
+    assert keep < t["input_ids"].shape[1]
+    torch.testing.assert_close(window, full)

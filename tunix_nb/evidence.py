@@ -45,6 +45,7 @@ def write_text_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; evidence is meant to be read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -227,12 +228,20 @@ def gpu_snapshot() -> str:
     return out.stdout if out.returncode == 0 else f"no GPU (nvidia-smi exited {out.returncode}: {out.stderr.strip()})\n"
 
 
-def write_scores(out_dir: Path, rows: list[dict], summary: dict, *, eval_file: Path) -> None:
-    """`predictions.jsonl` (one scored row per eval item) and `eval_summary.json` (the scorecard)."""
+def write_scores(out_dir: Path, rows: list[dict], summary: dict, *, eval_file: Path,
+                 before: tuple[list[dict], dict] | None = None) -> None:
+    """`predictions.jsonl` (one scored row per eval item) and `eval_summary.json` (the scorecard).
+    With `before` (the base model's rows and summary on the same items) also
+    `predictions_before.jsonl`, and the summary gains a "before" scorecard beside its own."""
     write_jsonl_atomic(out_dir / "predictions.jsonl", rows)
+    extra = {}
+    if before is not None:
+        write_jsonl_atomic(out_dir / "predictions_before.jsonl", before[0])
+        extra = {"before": before[1]}
     write_json_atomic(out_dir / "eval_summary.json", {
         "eval_file": str(eval_file),
         "eval_sha256": sha256_file(eval_file),
         "scored_at": now(),
         **summary,
+        **extra,
     })

@@ -63,9 +63,9 @@ def _cut_at_stop(row: list[int], stops: list[int]) -> list[int]:
 
 
 def predict(model, tokenizer, records: Sequence[EvalRecord], *, max_new_tokens: int, batch_size: int,
-            device: str, dtype: str = "fp32") -> list[dict]:
+            device: str, dtype: str = "fp32", desc: str = "eval") -> list[dict]:
     """Rows `{"id", "prediction"}` (the raw model text), the input of `scoring.score_predictions`."""
     prompts = [encode_prompt(tokenizer, r.prompt) for r in records]
     texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                     device=device, dtype=dtype)
+                     device=device, dtype=dtype, desc=desc)
     return [{"id": r.id, "prediction": t} for r, t in zip(records, texts)]

