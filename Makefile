@@ -16,9 +16,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# The main job on the embedded default preset (tiny Gemma 3, CPU-sized); prints the run dir.
+# The main job on the embedded default (smoke_tiny.yaml: tiny Gemma 3, CPU-sized), through the Kaggle
+# notebook run headlessly by papermill -> run dir (with the executed notebook) -> verified zip.
 run: $(STAMP)
-	$(VENV)/bin/tunix-nb run --config training/configs/smoke_tiny.yaml
+	$(VENV)/bin/tunix-nb notebook notebooks/kaggle_submission.ipynb
 
 # The real Gemma 3 270M (from PyPI, converted once), LoRA on CPU, before/after scorecards (< 15 min).
 run-real: $(STAMP)

@@ -1,17 +1,103 @@
+"""Detection on the real machine (torch, JAX on CPU) and planning for hardware this machine cannot
+show, described explicitly: a Kaggle T4, an RTX 5090 (with and without an sm_120 torch build), a
+TPU v5e-8 and a CPU."""
+
 import pytest
 
+from tunix_nb import device
 from tunix_nb.config import load_config
-from tunix_nb.device import plan_torch
+from tunix_nb.device import Hardware, ModelShape
 from tunix_nb.errors import UserError
 
+T4 = Hardware(platform="cuda", name="Tesla T4", count=2, memory_gb=15.0, compute_capability=(7, 5), bf16=False,
+              torch_arch_list=("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"))
+RTX5090 = Hardware(platform="cuda", name="NVIDIA GeForce RTX 5090", memory_gb=31.4, compute_capability=(12, 0),
+                   bf16=True, torch_arch_list=("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"))
+RTX5090_OLD_TORCH = Hardware(**{**RTX5090.__dict__, "torch_arch_list": ("sm_50", "sm_60", "sm_70", "sm_75",
+                                                                           "sm_80", "sm_86", "sm_90")})
+V5E8 = Hardware(platform="tpu", name="TPU v5 lite", count=8, memory_gb=15.75, bf16=True)
+CPU = Hardware(platform="cpu", name="CPU", count=2, memory_gb=23.4)
+# Gemma 2 2B: 2.61 B parameters, 26 layers, hidden 2304, vocab 256000.
+GEMMA2_2B = ModelShape(params=2_614_341_888, num_layers=26, hidden_size=2304, vocab_size=256_000)
+TINY = ModelShape(params=1_000_000, num_layers=4, hidden_size=128, vocab_size=1024)
 
-def test_cpu_plan_is_fp32_with_reasons():
-    plan = plan_torch(load_config())
-    assert (plan.backend, plan.device, plan.dtype) == ("torch", "cpu", "fp32")
-    assert any("no CUDA GPU" in r for r in plan.reasons)
-    assert "device plan:" in plan.describe()
+LOCAL_GPU = "training/configs/submission_local_gpu.yaml"
 
 
-def test_asking_for_a_missing_gpu_is_refused():
-    with pytest.raises(UserError, match="training.device: cuda was asked for but torch sees no CUDA GPU"):
-        plan_torch(load_config(None, ["training.device=cuda"]))
+def test_detect_on_this_machine_is_cpu():
+    hw = device.detect("auto")
+    assert hw.platform == "cpu" and hw.count >= 1 and hw.memory_gb > 0
+
+
+@pytest.mark.parametrize("request_", ["cuda", "tpu"])
+def test_an_absent_accelerator_is_an_error_not_a_cpu_fallback(request_):
+    with pytest.raises(UserError, match=f"training.device: {request_} was asked for but none is visible"):
+        device.detect(request_)
+
+
+def test_cpu_plan():
+    plan = device.make_plan(load_config(), CPU, TINY)
+    assert (plan.mode, plan.backend, plan.device, plan.dtype) == ("smoke", "torch", "cpu", "fp32")
+    assert any("no accelerator" in r for r in plan.reasons)
+    assert plan.memory_gb["total_gb"] < 1 and "device plan: mode=smoke" in plan.describe()
+
+
+def test_t4_full_fine_tuning_of_gemma_2b_is_refused_by_the_memory_preflight():
+    cfg = load_config(LOCAL_GPU, ["training.dtype=auto"])
+    with pytest.raises(UserError) as e:
+        device.make_plan(cfg, T4, GEMMA2_2B, on_kaggle=True)
+    msg = str(e.value)
+    assert "needs ~" in msg and "Tesla T4 has 15.0 GB" in msg and "use LoRA" in msg and "smoke preset" in msg
+
+
+def test_t4_has_no_bf16():
+    with pytest.raises(UserError, match="training.dtype: bf16 is not supported on Tesla T4; use fp32"):
+        device.make_plan(load_config(LOCAL_GPU), T4, GEMMA2_2B)
+    plan = device.make_plan(load_config(None, ["training.dtype=auto"]), T4, TINY, on_kaggle=True)
+    assert plan.dtype == "fp32" and plan.mode == "smoke"
+    assert any("no fast bf16" in r and "T4" in r for r in plan.reasons)
+
+
+def test_t4_lora_gemma_2b_fits_only_with_gradient_checkpointing():
+    lora = ["training.dtype=auto", "training.lora.rank=16", "training.optimizer=adamw"]
+    with pytest.raises(UserError, match="turn on training.gradient_checkpointing"):
+        device.make_plan(load_config(LOCAL_GPU, lora), T4, GEMMA2_2B, on_kaggle=True)
+    cfg = load_config(LOCAL_GPU, [*lora, "training.gradient_checkpointing=true"])
+    plan = device.make_plan(cfg, T4, GEMMA2_2B, on_kaggle=True)
+    assert plan.memory_gb["total_gb"] < 15 * device.MEMORY_HEADROOM and plan.dtype == "fp32"
+
+
+def test_rtx5090_runs_the_users_recipe_in_bf16():
+    plan = device.make_plan(load_config(LOCAL_GPU), RTX5090, GEMMA2_2B)
+    assert (plan.mode, plan.device, plan.dtype) == ("local", "cuda", "bf16")
+    assert plan.memory_gb["total_gb"] < 31.4 * device.MEMORY_HEADROOM
+    assert any("sm_120" in r for r in plan.reasons) and any("memory preflight" in r for r in plan.reasons)
+
+
+def test_rtx5090_with_a_torch_build_lacking_sm120_names_the_wheel():
+    with pytest.raises(UserError) as e:
+        device.make_plan(load_config(LOCAL_GPU), RTX5090_OLD_TORCH, GEMMA2_2B)
+    msg = str(e.value)
+    assert "sm_120" in msg and "cu128" in msg and "torch >= 2.7" in msg
+
+
+def test_v5e8_is_refused_for_the_torch_backend_with_the_fix():
+    with pytest.raises(UserError, match=r"torch cannot use the TPU v5 lite x8.*backend: tunix"):
+        device.make_plan(load_config(), V5E8, TINY, on_kaggle=True)
+
+
+def test_memory_estimate_parts():
+    cfg = load_config(LOCAL_GPU)  # full fine-tuning, Adafactor, bf16 autocast, batch 1 x 1024 tokens
+    m = device.estimate_memory(cfg, GEMMA2_2B, "bf16")
+    assert m["weights_gb"] == m["grads_gb"] == pytest.approx(4 * GEMMA2_2B.params / device.GB, abs=0.01)
+    assert m["optimizer_gb"] < m["weights_gb"] / 5  # factored second moments
+    adamw = device.estimate_memory(load_config(LOCAL_GPU, ["training.optimizer=adamw"]), GEMMA2_2B, "bf16")
+    assert adamw["optimizer_gb"] == pytest.approx(2 * m["weights_gb"], abs=0.01)
+    ckpt = device.estimate_memory(load_config(LOCAL_GPU, ["training.gradient_checkpointing=true"]), GEMMA2_2B, "bf16")
+    assert ckpt["activations_gb"] < m["activations_gb"] / 10
+
+
+def test_plan_is_stored_in_the_manifest_form():
+    d = device.make_plan(load_config(), CPU, TINY).to_dict()
+    assert {"mode", "backend", "device", "device_name", "device_count", "dtype", "batching", "model",
+            "memory_gb", "reasons"} <= set(d)

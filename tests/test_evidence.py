@@ -65,3 +65,24 @@ def test_snapshots():
     assert gpu.strip()  # nvidia-smi output, or a plain "no GPU" line
     if not any(os.access(os.path.join(d, "nvidia-smi"), os.X_OK) for d in os.environ["PATH"].split(os.pathsep)):
         assert gpu.startswith("no GPU")
+
+
+def test_on_kaggle_runs_go_to_kaggle_working_and_never_to_input(monkeypatch, tmp_path):
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
+    monkeypatch.setattr(evidence, "KAGGLE_WORKING", tmp_path / "working")
+    monkeypatch.setattr(evidence, "KAGGLE_INPUT", tmp_path / "input")
+    assert evidence.output_root("submission_runs") == tmp_path / "working" / "submission_runs"
+    with pytest.raises(UserError, match="read-only; use /kaggle/working"):
+        evidence.output_root(str(tmp_path / "input" / "runs"))
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE")
+    assert evidence.output_root("submission_runs").name == "submission_runs"
+    assert evidence.output_root("submission_runs").parent != tmp_path / "working"
+
+
+def test_kaggle_fields_are_null_off_kaggle_and_filled_on_it(monkeypatch):
+    plan = {"device_name": "Tesla T4", "device_count": 2}
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    assert set(evidence.kaggle_fields(plan).values()) == {None}
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    fields = evidence.kaggle_fields(plan)
+    assert fields["kernel_run_type"] == "Interactive" and fields["accelerator"] == "Tesla T4 x2"

@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from .errors import UserError
 
 
@@ -55,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--config")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     c.set_defaults(func=cmd_show_config)
+
+    n = sub.add_parser("notebook", help="execute a notebook headlessly (papermill), keep it in the run dir, zip the run")
+    n.add_argument("notebook", help="e.g. notebooks/kaggle_submission.ipynb")
+    n.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="notebook parameter, e.g. -p CONFIG training/configs/smoke_tiny.yaml (values read as YAML)")
+    n.add_argument("--run-id", help="name of the run dir (default: <preset>-<UTC time>)")
+    n.add_argument("--no-package", action="store_true", help="do not zip the run afterwards")
+    n.set_defaults(func=cmd_notebook)
 
     t = sub.add_parser("tiny-model", help="build (once) the built-in tiny Gemma 3 model and print its folder")
     t.set_defaults(func=cmd_tiny_model)
@@ -127,6 +137,13 @@ def cmd_show_config(args) -> int:
 
     print(load_config(args.config, args.overrides).to_yaml(), end="")
     return 0
+
+
+def cmd_notebook(args) -> int:
+    from .notebook import execute
+
+    return execute(Path(args.notebook), {k: yaml.safe_load(v) for k, v in args.parameter}, run_id=args.run_id,
+                   zip_run=not args.no_package)
 
 
 def cmd_tiny_model(args) -> int:

@@ -39,6 +39,8 @@ class ModelConfig:
     source: str = "builtin:tiny-gemma3"
     # Hub commit/tag to pin (null: the latest; the commit used is recorded in the manifest).
     revision: str | None = None
+    # The Kaggle secret holding the HF token; read only when the source is a hub id.
+    hf_secret_label: str = "HF_TOKEN"
     # "eager" is right for Gemma 2 (attention-logit soft-capping, which SDPA ignores);
     # "sdpa" is faster and exact for Gemma 3.
     attn_implementation: Literal["eager", "sdpa"] = "eager"
@@ -83,8 +85,9 @@ class DataConfig:
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     backend: Literal["torch"] = "torch"
-    # "auto" picks CUDA when there is one, else CPU.
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # "auto" picks CUDA when there is one, else CPU. An accelerator asked for by name and not
+    # found is an error (never a silent CPU fallback).
+    device: Literal["auto", "cpu", "cuda", "tpu"] = "auto"
     # "auto": bf16 where the device supports it (Ampere+ GPUs), else fp32. No fp16: Gemma overflows.
     dtype: Literal["auto", "bf16", "fp32"] = "auto"
     # LoRA adapters (peft); null means full fine-tuning.

@@ -28,6 +28,7 @@ from .errors import UserError
 PACKAGES = ("tunix_nb", "torch", "transformers", "tokenizers", "peft", "accelerate", "safetensors",
             "google-tunix", "jax", "flax", "numpy")
 LOGGER = "tunix_nb"
+KAGGLE_WORKING, KAGGLE_INPUT = Path("/kaggle/working"), Path("/kaggle/input")
 
 
 def now() -> str:
@@ -64,6 +65,18 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def output_root(configured: str) -> Path:
+    """Where run dirs go. On Kaggle a relative root lands in /kaggle/working (the only place whose
+    files are kept); /kaggle/input is read-only and never written to."""
+    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") and not Path(configured).is_absolute():
+        root = KAGGLE_WORKING / configured
+    else:
+        root = resolve_path(configured)
+    if str(root.resolve()).startswith(str(KAGGLE_INPUT)):
+        raise UserError(f"output.root: {root} is under {KAGGLE_INPUT}, which is read-only; use /kaggle/working")
+    return root
+
+
 def default_run_id(cfg: Config) -> str:
     return f"{cfg.name}-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}"
 
@@ -83,7 +96,7 @@ class Run:
     @classmethod
     def create(cls, cfg: Config, *, plan: dict, model_source: dict, datasets: dict[str, Path]) -> "Run":
         run_id = cfg.output.run_id or default_run_id(cfg)
-        root = resolve_path(cfg.output.root)
+        root = output_root(cfg.output.root)
         run_dir = root / run_id
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -109,7 +122,7 @@ class Run:
             "device_plan": plan,
             "metrics": None,
             "eval": None,
-            "kaggle": kaggle_fields(),
+            "kaggle": kaggle_fields(plan),
         }
         run = cls(run_dir, manifest)
         run.save_manifest()
@@ -127,19 +140,28 @@ class Run:
         self.save_manifest()
 
     @contextmanager
-    def guard(self) -> Iterator["Run"]:
-        """Mark the run complete when the block finishes, failed (with the reason) when it raises."""
+    def failing(self) -> Iterator["Run"]:
+        """Mark the run failed, with the reason, when the block raises (a stage of the run)."""
         try:
             yield self
         except BaseException as e:
             reason = "interrupted (KeyboardInterrupt)" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
             self.log.error("run failed: %s", reason)
             self.update(status="failed", status_reason=reason, finished_at=now())
-            raise
-        else:
-            self.update(status="complete", finished_at=now())
-        finally:
             self._detach_log()
+            raise
+
+    def complete(self) -> None:
+        self.update(status="complete", finished_at=now())
+        self.log.info("run complete: %s", self.dir)
+        self._detach_log()
+
+    @contextmanager
+    def guard(self) -> Iterator["Run"]:
+        """A whole run in one block: failed when it raises, complete when it ends."""
+        with self.failing():
+            yield self
+        self.complete()
 
     def _attach_log(self) -> None:
         self._handler = logging.FileHandler(self.dir / "training_log.txt", encoding="utf-8")
@@ -148,8 +170,9 @@ class Run:
         self.log.setLevel(logging.INFO)
 
     def _detach_log(self) -> None:
-        self.log.removeHandler(self._handler)
-        self._handler.close()
+        if self._handler in self.log.handlers:
+            self.log.removeHandler(self._handler)
+            self._handler.close()
 
 
 class MetricsWriter:
@@ -193,13 +216,15 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def kaggle_fields() -> dict[str, str | None]:
+def kaggle_fields(plan: dict) -> dict[str, str | None]:
     """Null off Kaggle; on Kaggle the session facts a reviewer needs to find the run."""
+    run_type = os.environ.get("KAGGLE_KERNEL_RUN_TYPE")
+    if not run_type:
+        return {"kernel_run_type": None, "accelerator": None, "notebook_version": None}
     return {
-        "kernel_run_type": os.environ.get("KAGGLE_KERNEL_RUN_TYPE"),
-        "kernel_id": os.environ.get("KAGGLE_KERNEL_ID"),
-        "url_base": os.environ.get("KAGGLE_URL_BASE"),
-        "data_proxy_project": os.environ.get("KAGGLE_DATA_PROXY_PROJECT"),
+        "kernel_run_type": run_type,  # "Interactive" or "Batch" (a committed/judged run)
+        "accelerator": f"{plan.get('device_name')} x{plan.get('device_count')}" if plan else None,
+        "notebook_version": os.environ.get("KAGGLE_KERNEL_VERSION"),  # set only where Kaggle provides it
     }
 
 

@@ -18,7 +18,7 @@ def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: 
              device: str, dtype: str = "fp32", desc: str = "eval") -> list[str]:
     """Greedy completions of token-id prompts, decoded without special tokens."""
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bars: they render in terminals, logs and papermill outputs
     from transformers import GenerationConfig
 
     stops = stop_token_ids(tokenizer)

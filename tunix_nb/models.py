@@ -16,6 +16,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .auth import HUB_ID
 from .config import resolve_path
 from .errors import UserError
 from .prompts import END_OF_TURN
@@ -25,7 +26,6 @@ PACKAGED_270M = "packaged:gemma-3-270m"
 ACCEPTED_FORMS = (f"a local HF model folder, '{BUILTIN_TINY}', '{PACKAGED_270M}', an HF hub id like "
                   "'google/gemma-3-1b-it', or 'kaggle:OWNER/MODEL/transformers/VARIATION[/VERSION]'")
 KAGGLE_INPUT = Path("/kaggle/input")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _KAGGLE = re.compile(r"^kaggle:(?P<owner>[\w.-]+)/(?P<model>[\w.-]+)/(?P<framework>[\w.-]+)/(?P<variation>[\w.-]+)"
                      r"(?:/(?P<version>\d+))?$")
 
@@ -41,7 +41,8 @@ class ModelSource:
         return {**asdict(self), "path": str(self.path)}
 
 
-def resolve_source(spec: str, revision: str | None = None, token: str | None = None) -> ModelSource:
+def resolve_source(spec: str, revision: str | None = None, token: str | None = None,
+                   secret_label: str = "HF_TOKEN") -> ModelSource:
     """Find (download or build, if needed) the folder behind a `model.source` value."""
     if spec == BUILTIN_TINY:
         from .tiny_model import ensure_tiny_model
@@ -61,12 +62,12 @@ def resolve_source(spec: str, revision: str | None = None, token: str | None = N
             raise UserError(f"model.source: {path} has no config.json, so it is not an HF model folder; "
                             f"accepted: {ACCEPTED_FORMS}")
         return ModelSource(spec, "local", path)
-    if _HUB_ID.match(spec) and not spec.startswith((".", "/", "~")):
-        return _hub(spec, revision, token)
+    if HUB_ID.match(spec) and not spec.startswith((".", "/", "~")):
+        return _hub(spec, revision, token, secret_label)
     raise UserError(f"model.source: {spec!r} is not a folder ({path} does not exist); accepted: {ACCEPTED_FORMS}")
 
 
-def _hub(repo_id: str, revision: str | None, token: str | None) -> ModelSource:
+def _hub(repo_id: str, revision: str | None, token: str | None, secret_label: str) -> ModelSource:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
 
@@ -74,8 +75,9 @@ def _hub(repo_id: str, revision: str | None, token: str | None) -> ModelSource:
         path = Path(snapshot_download(repo_id, revision=revision, token=token,
                                       allow_patterns=["*.json", "*.safetensors", "tokenizer*", "*.model"]))
     except GatedRepoError:
-        raise UserError(f"model.source: {repo_id} is gated: accept its licence on the hub and provide an HF token "
-                        "(on Kaggle: Add-ons > Secrets > HF_TOKEN; elsewhere: the HF_TOKEN variable)") from None
+        from .auth import missing_token_message
+
+        raise UserError(missing_token_message(repo_id, secret_label)) from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
         reason = str(e).splitlines()[0][:200]
         raise UserError(f"model.source: cannot download {repo_id!r} from the HF hub ({reason}); "
@@ -102,6 +104,26 @@ def _kaggle(spec: str) -> ModelSource:
         raise UserError(f"model.source: cannot get {spec!r} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
                         "attach the model to the notebook (Add Input) or log in to Kaggle") from None
     return ModelSource(spec, "kaggle", path, revision=m["version"])
+
+
+def model_shape(path: Path):
+    """Parameter count (from the safetensors headers: no weights are read) and the sizes the
+    memory preflight needs, from an HF folder."""
+    import json
+    import math
+    import struct
+
+    from .device import ModelShape
+
+    cfg = json.loads((path / "config.json").read_text())
+    cfg = cfg.get("text_config", cfg)  # multimodal Gemma 3 configs nest the text model
+    params = 0
+    for f in sorted(path.glob("*.safetensors")):
+        with open(f, "rb") as fh:
+            header = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
+        params += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    return ModelShape(params=params, num_layers=cfg["num_hidden_layers"], hidden_size=cfg["hidden_size"],
+                      vocab_size=cfg["vocab_size"])
 
 
 def load_tokenizer(path: Path):

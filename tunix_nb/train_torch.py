@@ -45,7 +45,7 @@ class TrainResult:
 def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, device: str,
           dtype: str) -> TrainResult:
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bars: they render in terminals, logs and papermill outputs
 
     t = cfg.training
     seed_everything(t.seed)

@@ -1,0 +1,119 @@
+"""One function per notebook cell: each runs a stage of `pipeline` and returns what the cell should
+show (the config, the device plan, the loss curve, the scorecard, the run dir, the zip).
+
+The notebooks stay thin; the CLI (`tunix-nb run`) calls the same pipeline stages.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from . import pipeline
+from .config import PROJECT_ROOT, Config, load_config
+
+
+def configure(config: str, overrides: list[str] | None = None, run_id: str | None = None,
+              device: str = "auto") -> Config:
+    """Load the preset with the notebook's overrides and print the resolved config."""
+    extra = [f"training.device={device}"] + ([f"output.run_id={run_id}"] if run_id else [])
+    cfg = load_config(config, [*(overrides or []), *extra])
+    print(cfg.to_yaml(), end="")
+    return cfg
+
+
+def prepare(cfg: Config) -> pipeline.Session:
+    """Device plan, HF auth (only when the model needs it), model source, data: prints the plan."""
+    return pipeline.prepare(cfg)
+
+
+def start(session: pipeline.Session) -> Path:
+    return pipeline.start(session)
+
+
+def train(session: pipeline.Session):
+    """Train, then show the loss curve."""
+    return _image(pipeline.train(session))
+
+
+def evaluate(session: pipeline.Session):
+    """Generate + score; prints the scorecard table and shows it as bars."""
+    pipeline.evaluate(session)
+    return _image(session.run.dir / "scorecard.png")
+
+
+def finish(session: pipeline.Session) -> Path:
+    run = pipeline.finish(session)
+    print(f"run complete: {run.dir}")
+    return run.dir
+
+
+def package(run_dir: Path) -> Path:
+    """Zip the run with the code and data (tools/package_submission.py), verified."""
+    tool = _load_tool()
+    out = tool.default_out(Path(run_dir))
+    code = tool.main(["--run-dir", str(run_dir), "--out", str(out)])
+    if code != 0:
+        raise RuntimeError(f"packaging {run_dir} failed (exit {code}); see the lines above")
+    return out
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("package_submission", PROJECT_ROOT / "tools" / "package_submission.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _image(path: Path):
+    try:
+        from IPython.display import Image
+    except ImportError:  # outside Jupyter: the path is the result
+        return path
+    return Image(filename=str(path))
+
+
+def execute(notebook: Path, parameters: dict, *, run_id: str | None = None, zip_run: bool = True) -> int:
+    """Run a notebook headlessly with papermill on a real kernel (what `make run` does): the executed
+    notebook goes into the run dir, then the run is zipped and the zip verified. Returns an exit code."""
+    import ast
+    import datetime as dt
+    import shutil
+    import sys
+    import tempfile
+
+    import papermill as pm
+
+    from .errors import UserError
+    from .evidence import output_root
+
+    if not notebook.is_file():
+        raise UserError(f"{notebook}: notebook not found")
+    defaults = {k: ast.literal_eval(v["default"]) for k, v in pm.inspect_notebook(str(notebook)).items()}
+    unknown = sorted(set(parameters) - set(defaults))
+    if unknown:
+        raise UserError(f"-p {unknown[0]}: not a parameter of {notebook.name}; its parameters: {', '.join(defaults)}")
+    params = {**defaults, **parameters}
+    cfg = load_config(params["CONFIG"], params["OVERRIDES"])  # refuses a bad preset before the kernel starts
+    run_id = run_id or params["RUN_ID"] or f"{cfg.name}-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+    run_dir = output_root(cfg.output.root) / run_id
+    if run_dir.exists():
+        raise UserError(f"{run_dir}: run dir already exists; pick a new --run-id (evidence is never overwritten)")
+    params.update(REPO=str(PROJECT_ROOT), RUN_ID=run_id, PACKAGE=False)  # zipped below, with the notebook in it
+
+    executed = Path(tempfile.mkdtemp(prefix="tunix_nb-")) / f"{notebook.stem}.executed.ipynb"
+    try:
+        pm.execute_notebook(str(notebook), str(executed), parameters=params, cwd=str(PROJECT_ROOT),
+                            kernel_name="python3", progress_bar=False, log_output=True,
+                            stdout_file=sys.stdout, stderr_file=sys.stderr)
+    except pm.PapermillExecutionError as e:
+        print(f"error: {notebook.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}; "
+              f"executed notebook: {executed}", file=sys.stderr)
+        return 1
+    kept = run_dir / executed.name
+    shutil.move(executed, kept)
+    print(f"executed notebook: {kept}")
+    print(f"run dir: {run_dir}")
+    if zip_run:
+        print(f"zip: {package(run_dir)}")
+    return 0
