@@ -278,6 +278,7 @@ def test_score_predictions_rows():
     assert [r["extracted_answer"] for r in rows] == ["12", "3/4", "1,000", "Wednesday", None, None]
     assert rows[0] == {
         "id": "q1",
+        "prompt": "5+7?",
         "prediction": "<reasoning>5+7</reasoning><answer>12</answer>",
         "extracted_answer": "12",
         "expected_answer": "12",
@@ -289,6 +290,7 @@ def test_score_predictions_rows():
     }
     assert rows[5] == {
         "id": "q6",
+        "prompt": "Half?",
         "prediction": "",
         "extracted_answer": None,
         "expected_answer": "1/2",

@@ -3,16 +3,19 @@
     python tools/package_submission.py --run-dir submission_runs/ID                  # -> dist/submission-ID.zip
     python tools/package_submission.py --run-dir submission_runs/ID --out my.zip --include-checkpoint
     python tools/package_submission.py --verify dist/submission-ID.zip
+    python tools/package_submission.py --run-dir submission_runs/NEW --baseline submission_runs/OLD [--max-drop 0.02]
 
 The zip holds the code that made the run (notebooks, configs, the `tunix_nb` package, tools, the
 datasets, README/requirements/pyproject), the run's evidence under `submission_runs/<ID>/`
 (everything but `checkpoints/`; `--include-checkpoint` adds the last one) and, last, `SHA256SUMS`
 covering every other member. The same inputs give a byte-identical zip. An existing zip is never
-overwritten.
+overwritten. With `--baseline` the run must not regress against that run (accuracy or format
+compliance, overall or in a section with enough items, lower by more than `--max-drop`); that check
+is `tunix_nb.compare.gate`, imported only then, so the tool stays standard-library-only otherwise.
 
 Exit status: 0 ok; 1 `--verify` found a mismatch; 2 a user error (incomplete or malformed run dir,
-existing output, not a zip) — one line per problem on stderr, `PATH: what is wrong; the fix`,
-and nothing written.
+existing output, not a zip, a regression against --baseline) — one line per problem on stderr,
+`PATH: what is wrong; the fix`, and nothing written.
 """
 
 from __future__ import annotations
@@ -332,8 +335,26 @@ def default_out(run_dir: Path, root: Path = REPO_ROOT) -> Path:
 
 # ----------------------------------------------------------------------------- CLI
 
-def package(run_dir: Path, out: Path | None = None, *, include_checkpoint: bool = False) -> int:
+def gate_problems(baseline: Path, run_dir: Path, max_drop: float) -> list[str]:
+    """The regressions of `run_dir` against `baseline` (tunix_nb.compare.gate), one line each."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from tunix_nb.compare import compare_runs, gate
+    from tunix_nb.errors import UserError
+
+    try:
+        comparison = compare_runs(baseline, run_dir)
+    except UserError as e:
+        raise PackageError(f"--baseline: {e}") from None
+    return [f"{run_dir}: regression against {baseline}: {line}; fix the run or drop --baseline"
+            for line in gate(comparison, max_drop)]
+
+
+def package(run_dir: Path, out: Path | None = None, *, include_checkpoint: bool = False,
+            baseline: Path | None = None, max_drop: float = 0.02) -> int:
     problems = validate_run_dir(run_dir)
+    if not problems and baseline is not None:
+        problems = gate_problems(baseline, run_dir, max_drop)
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
@@ -377,13 +398,20 @@ def main(argv: list[str] | None = None) -> int:
     what.add_argument("--verify", type=Path, metavar="ZIP", help="check a zip against its SHA256SUMS")
     p.add_argument("--out", type=Path, help="zip to write (default: dist/submission-<run_id>.zip; never overwritten)")
     p.add_argument("--include-checkpoint", action="store_true", help="add the last checkpoint (large)")
+    p.add_argument("--baseline", type=Path, metavar="RUN_DIR", help="refuse to package a run that regresses "
+                   "against this run dir (overall, or a section with >= 10 items in both)")
+    p.add_argument("--max-drop", type=float, metavar="X", help="with --baseline: largest allowed drop of accuracy "
+                   "or format compliance, as a fraction (default 0.02)")
     args = p.parse_args(argv)
-    if args.verify and (args.out or args.include_checkpoint):
-        p.error("--out and --include-checkpoint go with --run-dir, not --verify")
+    if args.verify and (args.out or args.include_checkpoint or args.baseline):
+        p.error("--out, --include-checkpoint and --baseline go with --run-dir, not --verify")
+    if args.max_drop is not None and (args.baseline is None or not 0 <= args.max_drop < 1):
+        p.error("--max-drop needs --baseline and a fraction in [0, 1), e.g. 0.02")
     try:
         if args.verify:
             return verify(args.verify)
-        return package(args.run_dir, args.out, include_checkpoint=args.include_checkpoint)
+        return package(args.run_dir, args.out, include_checkpoint=args.include_checkpoint, baseline=args.baseline,
+                       max_drop=0.02 if args.max_drop is None else args.max_drop)
     except PackageError as e:
         print(e, file=sys.stderr)
         return 2

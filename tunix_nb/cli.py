@@ -6,18 +6,21 @@ User errors print one line and exit 2 (`--debug` shows the traceback instead).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import signal
 import sys
 from pathlib import Path
 
 import yaml
 
-from .errors import UserError
+from .errors import Terminated, UserError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
     except UserError as e:
@@ -25,9 +28,22 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if e.errno != errno.ENOSPC or args.debug:
+            raise
+        print(f"error: out of disk space writing {e.filename or 'evidence'}; free some space and re-run the same "
+              "command (an unfinished run resumes from its last checkpoint)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated (SIGTERM); re-run the same command to resume", file=sys.stderr)
+        return 143
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +82,28 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--no-package", action="store_true", help="do not zip the run afterwards")
     n.set_defaults(func=cmd_notebook)
 
+    st = sub.add_parser("status", help="say whether a run dir is complete, running, interrupted or failed")
+    st.add_argument("run_dir", nargs="+")
+    st.set_defaults(func=cmd_status)
+
     t = sub.add_parser("tiny-model", help="build (once) the built-in tiny Gemma 3 model and print its folder")
     t.set_defaults(func=cmd_tiny_model)
+
+    cm = sub.add_parser("compare", help="compare two run dirs (config, scorecard B−A, per-item flips); "
+                                        "with --baseline, fail (exit 1) on regressions")
+    cm.add_argument("runs", nargs="+", metavar="RUN", help="RUN_A RUN_B; with --baseline RUN_A, just RUN_B")
+    cm.add_argument("--baseline", metavar="RUN_A", help="gate RUN_B against this run: exit 1 listing every "
+                    "drop larger than --max-drop (overall, and sections with at least --min-items items)")
+    cm.add_argument("--max-drop", type=float, metavar="X", help="largest allowed drop of accuracy or format "
+                    "compliance, as a fraction (default 0.02); with --baseline")
+    cm.add_argument("--min-items", type=int, metavar="N", help="gate only sections with at least N items in "
+                    "both runs (default 10; overall is always gated); with --baseline")
+    cm.add_argument("--out", metavar="DIR", help="also write DIR/compare.json and DIR/compare.html (never overwritten)")
+    cm.set_defaults(func=cmd_compare)
+
+    ls = sub.add_parser("runs", help="list the run dirs under a root: status, date, model, backend, scores")
+    ls.add_argument("--root", help="folder holding the run dirs (default: submission_runs of this checkout)")
+    ls.set_defaults(func=cmd_runs)
     return p
 
 
@@ -146,10 +182,66 @@ def cmd_notebook(args) -> int:
                    zip_run=not args.no_package)
 
 
+def cmd_status(args) -> int:
+    from .evidence import run_status
+
+    for run_dir in args.run_dir:
+        print(run_status(Path(run_dir)))
+    return 0
+
+
 def cmd_tiny_model(args) -> int:
     from .tiny_model import ensure_tiny_model
 
     print(ensure_tiny_model())
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from . import compare
+
+    if args.baseline is None and (args.max_drop is not None or args.min_items is not None):
+        raise UserError("--max-drop/--min-items: they set the gate, which needs --baseline RUN_A; "
+                        "e.g. tunix-nb compare --baseline RUN_A RUN_B --max-drop 0.02")
+    runs = ([args.baseline] if args.baseline else []) + args.runs
+    if len(runs) != 2:
+        raise UserError(f"compare: got {len(runs)} run dirs; pass two: tunix-nb compare RUN_A RUN_B "
+                        "(or tunix-nb compare --baseline RUN_A RUN_B)")
+    max_drop = compare.DEFAULT_MAX_DROP if args.max_drop is None else args.max_drop
+    min_items = compare.DEFAULT_MIN_ITEMS if args.min_items is None else args.min_items
+    if not 0 <= max_drop < 1:
+        raise UserError(f"--max-drop: {max_drop} is not a fraction in [0, 1); e.g. 0.02 for 2 points")
+    if min_items < 0:
+        raise UserError(f"--min-items: must be >= 0 (got {min_items})")
+    comparison = compare.compare_runs(Path(runs[0]), Path(runs[1]))
+    if args.out:
+        comparison_paths = compare.write_outputs(comparison, Path(args.out))
+    print(compare.format_comparison(comparison), end="")
+    if args.out:
+        print("\n".join(str(p) for p in comparison_paths))
+    if args.baseline is None:
+        return 0
+    regressions = compare.gate(comparison, max_drop, min_items)
+    if regressions:
+        print(f"\ngate FAILED: {len(regressions)} regression(s) of more than {100 * max_drop:.1f} pts "
+              f"(overall, and sections with >= {min_items} items in both runs):")
+        print("\n".join(f"  {line}" for line in regressions))
+        return 1
+    print(f"\ngate passed: no drop of more than {100 * max_drop:.1f} pts overall or in any section with "
+          f">= {min_items} items")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from . import runs
+    from .evidence import output_root
+
+    root = Path(args.root) if args.root else output_root("submission_runs")
+    rows = runs.list_runs(root)
+    if not rows:
+        print(f"no run dirs under {root}")
+        return 0
+    print(runs.format_runs(rows), end="")
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .config import PROJECT_ROOT, Config, resolve_path
-from .errors import UserError
+from .errors import Terminated, UserError
 
 PACKAGES = ("tunix_nb", "torch", "transformers", "tokenizers", "peft", "accelerate", "safetensors",
             "google-tunix", "jax", "flax", "numpy")
@@ -94,12 +94,42 @@ class Run:
         return self.manifest["run_id"]
 
     @classmethod
+    def open(cls, cfg: Config, *, plan: dict, model_source: dict, datasets: dict[str, Path]) -> "Run":
+        """A new run dir, or, when an explicit run id names an unfinished one (left `running` by a
+        killed process, or `failed`), that run to resume."""
+        run_dir = output_root(cfg.output.root) / (cfg.output.run_id or default_run_id(cfg))
+        if cfg.output.run_id and run_dir.exists():
+            return cls.resume(run_dir, cfg)
+        return cls.create(cfg, plan=plan, model_source=model_source, datasets=datasets)
+
+    @classmethod
+    def resume(cls, run_dir: Path, cfg: Config) -> "Run":
+        manifest = read_manifest(run_dir)
+        if manifest["status"] == "complete":
+            raise UserError(f"{run_dir}: run dir already exists and is complete; pick a new output.run_id "
+                            "(--run-id NAME) — evidence of earlier runs is never overwritten")
+        if manifest.get("config_hash") != cfg.hash():
+            raise UserError(f"{run_dir}: this unfinished run was started with a different config; resume it with "
+                            f"its own (--config {run_dir / 'config.yaml'}) or pick a new --run-id")
+        run = cls(run_dir, manifest)
+        run._lock()
+        run._attach_log()
+        run.log.info("resuming run %s (was %s: %s)", run.id, manifest["status"], manifest.get("status_reason"))
+        run.update(status="running", status_reason=None, finished_at=None,
+                   resumes=manifest.get("resumes", 0) + 1, resumed_at=now())
+        return run
+
+    @classmethod
     def create(cls, cfg: Config, *, plan: dict, model_source: dict, datasets: dict[str, Path]) -> "Run":
         run_id = cfg.output.run_id or default_run_id(cfg)
         root = output_root(cfg.output.root)
         run_dir = root / run_id
         try:
             root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"{root}: cannot create the run dir ({e.strerror}); set output.root "
+                            "to a writable folder") from None
+        try:
             run_dir.mkdir()  # exclusive: an existing run dir is never reused
         except FileExistsError:
             raise UserError(f"{run_dir}: run dir already exists; pick a new output.run_id "
@@ -125,12 +155,25 @@ class Run:
             "kaggle": kaggle_fields(plan),
         }
         run = cls(run_dir, manifest)
+        run._lock()
         run.save_manifest()
         write_text_atomic(run_dir / "config.yaml", f"# resolved config of run {run_id}\n" + cfg.to_yaml())
         write_text_atomic(run_dir / "env_snapshot.txt", env_snapshot())
         write_text_atomic(run_dir / "gpu_snapshot.txt", gpu_snapshot())
         run._attach_log()
         return run
+
+    def _lock(self) -> None:
+        """One process per run dir. The OS drops the lock when the process dies (even by SIGKILL),
+        so a killed run can be resumed at once, while a live one cannot be joined by mistake."""
+        import fcntl
+
+        self._lock_file = open(self.dir / ".lock", "a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{self.dir}: another process is running this run right now; wait for it or "
+                            "pick a new --run-id") from None
 
     def save_manifest(self) -> None:
         write_json_atomic(self.dir / "run_manifest.json", self.manifest)
@@ -145,10 +188,16 @@ class Run:
         try:
             yield self
         except BaseException as e:
-            reason = "interrupted (KeyboardInterrupt)" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
-            self.log.error("run failed: %s", reason)
-            self.update(status="failed", status_reason=reason, finished_at=now())
-            self._detach_log()
+            reason = failure_reason(e)
+            for torn in (self.dir / "checkpoints").glob(".tmp-*"):  # a write cut short: useless, and frees space
+                shutil.rmtree(torn, ignore_errors=True)
+            try:
+                self.log.error("run failed: %s", reason)
+                self.update(status="failed", status_reason=reason, finished_at=now())
+            except OSError:  # disk still full: the manifest stays "running", which `status` reports as interrupted
+                pass
+            finally:
+                self._detach_log()
             raise
 
     def complete(self) -> None:
@@ -187,6 +236,48 @@ class MetricsWriter:
 
     def close(self) -> None:
         self._f.close()
+
+
+def failure_reason(e: BaseException) -> str:
+    import errno
+
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)"
+    if isinstance(e, Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return f"out of disk space ({e.filename or 'writing'})"
+    return f"{type(e).__name__}: {e}"
+
+
+def read_manifest(run_dir: Path) -> dict:
+    path = run_dir / "run_manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read the manifest ({type(e).__name__}); this is not a resumable run dir, "
+                        "pick a new --run-id") from None
+    if not isinstance(manifest, dict) or manifest.get("status") not in ("running", "complete", "failed"):
+        raise UserError(f"{path}: no valid status in the manifest; pick a new --run-id")
+    return manifest
+
+
+def truncate_metrics(path: Path, last_step: int) -> int:
+    """Keep metrics.jsonl lines of steps <= last_step (those after the resumed checkpoint will be
+    logged again) and drop a torn last line; returns the number of lines dropped."""
+    if not path.exists():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:  # a line cut by a kill mid-write
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= last_step:
+            kept.append(line + "\n")
+    write_text_atomic(path, "".join(kept))
+    return len(lines) - len(kept)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -270,3 +361,39 @@ def write_scores(out_dir: Path, rows: list[dict], summary: dict, *, eval_file: P
         **summary,
         **extra,
     })
+
+
+def run_status(run_dir: Path) -> str:
+    """One line: the state of a run dir and what to do about it."""
+    import fcntl
+
+    manifest = read_manifest(run_dir)
+    status = manifest["status"]
+    if status == "running":  # is a process still on it? (it holds the lock while alive)
+        with open(run_dir / ".lock", "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                status = "interrupted (left running by a process that is gone)"
+            except BlockingIOError:
+                status = "running (a live process holds it)"
+    metrics = run_dir / "metrics.jsonl"
+    steps = [r["step"] for r in _safe_jsonl(metrics)] if metrics.exists() else []
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) if (run_dir / "checkpoints").is_dir() else []
+    parts = [f"{run_dir}: {status}"]
+    if manifest.get("status_reason"):
+        parts.append(f"reason: {manifest['status_reason']}")
+    parts.append(f"last logged step {steps[-1] if steps else '-'}")
+    parts.append(f"latest checkpoint {checkpoints[-1] if checkpoints else '-'}")
+    if status.startswith(("interrupted", "failed")):
+        parts.append(f"resume: tunix-nb run --config {run_dir / 'config.yaml'}")
+    return "; ".join(parts)
+
+
+def _safe_jsonl(path: Path) -> list[dict]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows

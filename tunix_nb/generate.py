@@ -29,7 +29,7 @@ def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: 
     outputs: list[str] = [""] * len(prompts)
     new_tokens = 0
     start = time.perf_counter()
-    bar = tqdm(total=len(prompts), desc=desc, unit="item", dynamic_ncols=True)
+    bar = tqdm(total=len(prompts), desc=desc, unit="item", dynamic_ncols=True, mininterval=1.0)
     # Same precision as training: bf16 autocast over the fp32 master weights.
     autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=(dtype == "bf16"))
     model.eval()

@@ -106,22 +106,39 @@ def _kaggle(spec: str) -> ModelSource:
     return ModelSource(spec, "kaggle", path, revision=m["version"])
 
 
+def _tensors(path: Path) -> dict[str, dict]:
+    """name -> {dtype, shape} of every weight in an HF folder, from the safetensors headers alone."""
+    import json
+    import struct
+
+    tensors = {}
+    for f in sorted(path.glob("*.safetensors")):
+        with open(f, "rb") as fh:
+            header = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
+        tensors.update({k: v for k, v in header.items() if k != "__metadata__"})
+    return tensors
+
+
+def check_lora_targets(path: Path, targets) -> None:
+    """Refuse LoRA target modules the model does not have, before anything is written."""
+    modules = {name.rsplit(".", 2)[-2] for name in _tensors(path) if name.count(".") >= 2}
+    missing = [m for m in targets if m not in modules]
+    if missing:
+        linear = sorted(m for m in modules if m.endswith("_proj"))
+        raise UserError(f"training.lora.target_modules: {', '.join(missing)} not found in {path.name}; "
+                        f"its projection layers: {', '.join(linear)}")
+
+
 def model_shape(path: Path):
-    """Parameter count (from the safetensors headers: no weights are read) and the sizes the
-    memory preflight needs, from an HF folder."""
+    """Parameter count and the sizes the memory preflight needs, without loading any weights."""
     import json
     import math
-    import struct
 
     from .device import ModelShape
 
     cfg = json.loads((path / "config.json").read_text())
     cfg = cfg.get("text_config", cfg)  # multimodal Gemma 3 configs nest the text model
-    params = 0
-    for f in sorted(path.glob("*.safetensors")):
-        with open(f, "rb") as fh:
-            header = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
-        params += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    params = sum(math.prod(t["shape"]) for t in _tensors(path).values())
     return ModelShape(params=params, num_layers=cfg["num_hidden_layers"], hidden_size=cfg["hidden_size"],
                       vocab_size=cfg["vocab_size"])
 

@@ -7,11 +7,12 @@ before the run dir exists, so bad input leaves nothing behind.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import auth, data, device, evidence, generate, models, report, scoring, train_torch
 from .config import Config, resolve_path
+from .errors import UserError
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Session:
     train_path: Path
     eval_path: Path
     run: evidence.Run | None = None
+    resume_from: Path | None = None  # the checkpoint an unfinished run continues from
     model: object = None
     result: train_torch.TrainResult | None = None
     before: tuple[list, dict] | None = field(default=None, repr=False)
@@ -42,6 +44,8 @@ def run(cfg: Config) -> evidence.Run:
 
 
 def prepare(cfg: Config) -> Session:
+    if cfg.output.run_id is None:  # fixed now, so config.yaml and the manifest name the run (and can resume it)
+        cfg = replace(cfg, output=replace(cfg.output, run_id=evidence.default_run_id(cfg)))
     hardware = device.detect(cfg.training.device)
     label = cfg.model.hf_secret_label
     token = auth.get_token(cfg.model.source, label)
@@ -54,16 +58,29 @@ def prepare(cfg: Config) -> Session:
     eval_records = data.spread_subset(data.load_records(eval_path, "eval"), cfg.eval.limit)
     tokenizer = models.load_tokenizer(source.path)
     examples, skipped = data.encode_train(train_records, tokenizer, cfg.data.max_seq_len)
+    if not examples:
+        raise UserError(f"data.max_seq_len: all {skipped} training samples of {train_path} are longer than "
+                        f"{cfg.data.max_seq_len} tokens; raise data.max_seq_len")
+    if cfg.training.lora is not None:
+        models.check_lora_targets(source.path, cfg.training.lora.target_modules)
     return Session(cfg=cfg, plan=plan, source=source, tokenizer=tokenizer, examples=examples, skipped=skipped,
                    eval_records=eval_records, train_path=train_path, eval_path=eval_path)
 
 
 def start(s: Session) -> Path:
-    """Create the run dir (manifest status running) and load the model."""
-    s.run = evidence.Run.create(s.cfg, plan=s.plan.to_dict(), model_source=s.source.to_dict(),
-                                datasets={"train": s.train_path, "eval": s.eval_path})
+    """Create the run dir (manifest status running), or reopen an unfinished one with the same run
+    id and config to resume it from its latest whole checkpoint; load the model."""
+    s.run = evidence.Run.open(s.cfg, plan=s.plan.to_dict(), model_source=s.source.to_dict(),
+                              datasets={"train": s.train_path, "eval": s.eval_path})
     print(f"run dir: {s.run.dir}")
     with s.run.failing():
+        if s.run.manifest.get("resumes"):
+            s.resume_from = train_torch.latest_checkpoint(s.run.dir, s.run.log)
+            step = int(s.resume_from.name.split("-")[1]) if s.resume_from else 0
+            dropped = evidence.truncate_metrics(s.run.dir / "metrics.jsonl", step)
+            s.run.update(resumed_from=s.resume_from.name if s.resume_from else None)
+            print(f"resuming {s.run.id} from " + (f"checkpoint {s.resume_from.name}" if s.resume_from else "the start")
+                  + f" ({dropped} metrics lines after it dropped)")
         s.run.log.info("%s", s.plan.describe())
         s.run.log.info("data: %d training samples (%d skipped: longer than data.max_seq_len=%d), %d eval items",
                        len(s.examples), s.skipped, s.cfg.data.max_seq_len, len(s.eval_records))
@@ -77,7 +94,8 @@ def train(s: Session) -> Path:
     with s.run.failing():
         if s.cfg.eval.compare_base:
             s.before = _score(s, s.model, "eval (base)")
-        s.result = train_torch.train(s.cfg, s.model, s.tokenizer, s.examples, s.run, s.plan.device, s.plan.dtype)
+        s.result = train_torch.train(s.cfg, s.model, s.tokenizer, s.examples, s.run, s.plan.device, s.plan.dtype,
+                                     resume=s.resume_from)
         s.run.update(metrics={**s.result.summary(), "skipped_samples": s.skipped})
         return report.plot_loss(evidence.read_jsonl(s.run.dir / "metrics.jsonl"), s.run.dir / "loss_curve.png")
 
@@ -97,7 +115,9 @@ def evaluate(s: Session) -> str:
 
 
 def finish(s: Session) -> evidence.Run:
+    """Mark the run complete and write its report.html (after: the page shows the final status)."""
     s.run.complete()
+    print(f"report: {report.write_report(s.run.dir)}")
     return s.run
 
 

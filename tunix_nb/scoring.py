@@ -178,8 +178,9 @@ def _groups_by(rows: list[dict], key: str) -> dict:
 def score_predictions(predictions: list[dict], eval_records: list[dict]) -> tuple[list[dict], dict]:
     """Score raw model outputs against the eval set.
 
-    Returns ``(rows, summary)``: one row per eval record, in eval order, and
-    the overall / per-section / per-category / per-difficulty aggregates.
+    Returns ``(rows, summary)``: one row per eval record, in eval order (with
+    the record's ``prompt``, so a report can show the question), and the
+    overall / per-section / per-category / per-difficulty aggregates.
     Raises ValueError for a prediction id not in the eval set, a duplicated
     prediction id, or a duplicated eval id.
     """
@@ -214,6 +215,7 @@ def score_predictions(predictions: list[dict], eval_records: list[dict]) -> tupl
         rows.append(
             {
                 "id": rid,
+                "prompt": record.get("prompt"),
                 "prediction": text,
                 "extracted_answer": extracted,
                 "expected_answer": record["expected_answer"],

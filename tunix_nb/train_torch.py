@@ -8,6 +8,7 @@ gives the same data order and, on CPU, the same loss curve.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import random
@@ -20,8 +21,7 @@ from typing import Sequence
 
 from .config import Config, TrainingConfig
 from .data import collate, plan_steps
-from .errors import UserError
-from .evidence import MetricsWriter, Run
+from .evidence import MetricsWriter, Run, read_jsonl
 from .prompts import IGNORE_INDEX, Encoded
 
 
@@ -43,7 +43,9 @@ class TrainResult:
 
 
 def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, device: str,
-          dtype: str) -> TrainResult:
+          dtype: str, resume: Path | None = None) -> TrainResult:
+    """Train; with `resume` (a whole checkpoint of this run), continue after its step with its
+    weights, optimizer, scheduler and RNG state, on the same planned schedule."""
     import torch
     from tqdm import tqdm  # plain text bars: they render in terminals, logs and papermill outputs
 
@@ -64,16 +66,23 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(t, len(schedule)))
     autocast = (torch.autocast(device_type=device, dtype=torch.bfloat16) if dtype == "bf16" else nullcontext())
     trainable = sum(p.numel() for p in params)
+    state = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "first_loss": None}
+    if resume is not None:
+        state = load_checkpoint(resume, model, optimizer, scheduler, lora=t.lora is not None)
+        run.log.info("resumed from %s (step %d)", resume.name, state["step"])
     run.log.info("training: %d samples, %d steps, %d trainable params, device %s, dtype %s",
                  len(examples), len(schedule), trainable, device, dtype)
 
     metrics = MetricsWriter(run.dir / "metrics.jsonl")
     losses: list[float] = []
-    tokens_seen = 0
-    start = time.perf_counter()
-    bar = tqdm(total=len(schedule), desc="train", unit="step", dynamic_ncols=True)
+    tokens_seen = state["tokens_seen"]
+    start = time.perf_counter() - state["elapsed_s"]  # elapsed_s runs on across a resume
+    bar = tqdm(total=len(schedule), initial=state["step"], desc="train", unit="step", dynamic_ncols=True,
+               mininterval=1.0)
     try:
         for step, micro_batches in enumerate(schedule, start=1):
+            if step <= state["step"]:
+                continue  # done before the resumed checkpoint
             step_start = time.perf_counter()
             batches = [collate([examples[i] for i in mb], tokenizer.pad_token_id) for mb in micro_batches]
             # Normalise by the step's target-token count: every completion token weighs the same,
@@ -109,17 +118,23 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
                 metrics.write(row)
                 run.log.info("step %d/%d loss %.4f lr %.3g grad_norm %.3f tokens/s %.0f",
                              step, len(schedule), loss_sum, lr, grad_norm, tok_s)
-            if t.save_every and step % t.save_every == 0 and step != len(schedule):
-                save_checkpoint(model, tokenizer, run.dir / "checkpoints", step)
+            if state["first_loss"] is None:
+                state["first_loss"] = loss_sum
+            if (t.save_every and step % t.save_every == 0) or step == len(schedule):
+                state.update(step=step, tokens_seen=tokens_seen, elapsed_s=time.perf_counter() - start)
+                save_checkpoint(model, tokenizer, run.dir / "checkpoints", step,
+                                optimizer=optimizer, scheduler=scheduler, state=state)
     finally:
         bar.close()
         metrics.close()
-    train_seconds = time.perf_counter() - start
-    checkpoint = save_checkpoint(model, tokenizer, run.dir / "checkpoints", len(schedule))
+    if state["step"] < len(schedule):  # resumed from the final checkpoint: nothing left to train
+        raise RuntimeError(f"training stopped at step {state['step']} of {len(schedule)}")
+    checkpoint = run.dir / "checkpoints" / f"step-{len(schedule):06d}"
     model.eval()
     model.config.use_cache = True
-    return TrainResult(model=model, steps=len(schedule), first_loss=losses[0], final_loss=losses[-1],
-                       tokens=tokens_seen, train_seconds=train_seconds, checkpoint=checkpoint)
+    final_loss = losses[-1] if losses else read_last_loss(run.dir / "metrics.jsonl")
+    return TrainResult(model=model, steps=len(schedule), first_loss=state["first_loss"], final_loss=final_loss,
+                       tokens=tokens_seen, train_seconds=time.perf_counter() - start, checkpoint=checkpoint)
 
 
 def logits_window(labels: list[list[int]]) -> int:
@@ -152,11 +167,6 @@ def apply_lora(model, t: TrainingConfig):
     from peft import LoraConfig, get_peft_model
 
     lc = t.lora
-    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = [m for m in lc.target_modules if m not in present]
-    if missing:
-        raise UserError(f"training.lora.target_modules: {', '.join(missing)} not found in this model; "
-                   f"linear layers here include e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj")
     config = LoraConfig(r=lc.rank, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
                         target_modules=list(lc.target_modules), task_type="CAUSAL_LM")
     return get_peft_model(model, config)
@@ -192,17 +202,91 @@ def lr_lambda(t: TrainingConfig, total_steps: int):
     return factor
 
 
-def save_checkpoint(model, tokenizer, root: Path, step: int) -> Path:
-    """HF format (adapters only for LoRA), written to a temp name and renamed when whole."""
+TRAINER_STATE = "trainer_state.pt"
+
+
+def save_checkpoint(model, tokenizer, root: Path, step: int, *, optimizer, scheduler, state: dict) -> Path:
+    """HF format (adapters only for LoRA) plus what resuming needs (optimizer, scheduler, RNG, step),
+    written to a temp name and renamed into place only when whole."""
+    import torch
+
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
     tmp = root / f".tmp-step-{step:06d}"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        torch.save({"state": dict(state), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": rng_state()}, tmp / TRAINER_STATE)
+    except Exception as e:
+        # safetensors and torch report a full disk in their own exception types: say it plainly.
+        if "No space left on device" in str(e) and not isinstance(e, OSError):
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from e
+        raise
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     return final
+
+
+def latest_checkpoint(run_dir: Path, log=None) -> Path | None:
+    """The newest whole checkpoint; temp leftovers of a write cut short are removed, with a warning."""
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return None
+    for torn in root.glob(".tmp-step-*"):
+        if log:
+            log.warning("ignoring incomplete checkpoint %s (cut short while being written)", torn.name)
+        shutil.rmtree(torn, ignore_errors=True)
+    whole = [p for p in root.glob("step-*") if (p / TRAINER_STATE).is_file()]
+    return max(whole, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler, *, lora: bool) -> dict:
+    import torch
+    from safetensors.torch import load_file
+
+    if lora:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(model, load_file(path / "adapter_model.safetensors"))
+    else:
+        weights = {}
+        for f in sorted(path.glob("model*.safetensors")):
+            weights.update(load_file(f))
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+        tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
+        if unexpected or set(missing) - tied:
+            raise RuntimeError(f"{path}: checkpoint does not match the model (missing {missing}, unexpected {unexpected})")
+    saved = torch.load(path / TRAINER_STATE, weights_only=False)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    set_rng_state(saved["rng"])
+    return saved["state"]
+
+
+def rng_state() -> dict:
+    import numpy as np
+    import torch
+
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(s: dict) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(s["python"])
+    np.random.set_state(s["numpy"])
+    torch.set_rng_state(s["torch"])
+    if s["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def read_last_loss(path: Path) -> float:
+    rows = read_jsonl(path)
+    return rows[-1]["loss"]
 
 
 def seed_everything(seed: int) -> None:

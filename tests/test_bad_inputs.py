@@ -1,0 +1,171 @@
+"""Bad input, everywhere, one line: each case exits 2 with a message naming the culprit, prints no
+traceback, and leaves no new or changed file behind (a before/after listing of every place a run,
+a score or a zip could write)."""
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import FAST, ROOT, SMOKE, run_cli
+from tunix_nb import cli
+
+GOOD_TRAIN = {"id": "t1", "question": "What is 2 + 3?", "reasoning": "2 + 3 = 5.", "answer": "5"}
+GOOD_EVAL = {"id": "e1", "prompt": "What is 4 + 4?", "expected_answer": "8", "section": "core",
+             "category": "arithmetic", "difficulty": "easy"}
+
+
+def jl(*rows):
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory, cache_dir):
+    """A workspace: bad files, a complete run, a killed-looking run, a zip, all under one folder."""
+    w = tmp_path_factory.mktemp("bad")
+    files = {
+        "json.jsonl": jl(GOOD_TRAIN, '{"id": "t2", "question": '),
+        "missing.jsonl": jl({k: v for k, v in GOOD_TRAIN.items() if k != "reasoning"}),
+        "extra.jsonl": jl({**GOOD_TRAIN, "hint": "x"}),
+        "typed.jsonl": jl({**GOOD_TRAIN, "answer": 5}),
+        "empty.jsonl": "",
+        "dup.jsonl": jl(GOOD_TRAIN, GOOD_TRAIN),
+        "emptyanswer.jsonl": jl({**GOOD_TRAIN, "answer": "  "}),
+        "gsm.jsonl": jl({"question": "q?", "answer": "steps #### "}),
+        "eval_missing.jsonl": jl({k: v for k, v in GOOD_EVAL.items() if k != "section"}),
+        "train_ok.jsonl": jl(GOOD_TRAIN, {**GOOD_TRAIN, "id": "t2"}),
+        "unknown.yaml": "training:\n  epochs: 1\n  max_batch_tokens: 4096\n  learnig_rate: 0.1\n",
+        "syntax.yaml": "training:\n  epochs: [1\n",
+        "pred_unknown.jsonl": jl({"id": "zz", "prediction": "x"}),
+        "pred_bad.jsonl": "not json\n",
+        "notazip.zip": "hello",
+        "eval_ok.jsonl": jl(GOOD_EVAL),
+    }
+    for name, text in files.items():
+        (w / name).write_text(text)
+    (w / "latin1.jsonl").write_bytes(b'{"id": "t1", "question": "caf\xe9", "reasoning": "r", "answer": "1"}\n')
+    (w / "a_file").write_text("not a folder")
+    runs = w / "runs"
+    res = run_cli("run", "--config", str(SMOKE), "--run-id", "done", "--set", f"output.root={runs}", *FAST)
+    assert res.returncode == 0, res.stderr[-2000:]
+    shutil.copytree(runs / "done", runs / "running")
+    m = json.loads((runs / "running" / "run_manifest.json").read_text())
+    (runs / "running" / "run_manifest.json").write_text(json.dumps({**m, "run_id": "running", "status": "running"}))
+    shutil.copytree(runs / "done", runs / "nopred")
+    (runs / "nopred" / "predictions.jsonl").unlink()
+    (runs / "broken").mkdir()
+    (runs / "broken" / "run_manifest.json").write_text("{not json")
+    (w / "out_exists").mkdir()
+    (w / "out_exists" / "eval_summary.json").write_text("{}")
+    return w
+
+
+RUN = ["run", "--config", str(SMOKE), *FAST]
+CASES = [
+    # datasets
+    ("validate-data", ["validate-data", "{w}/json.jsonl", "--kind", "train"], "json.jsonl:2: -: invalid JSON"),
+    ("missing field", ["validate-data", "{w}/missing.jsonl", "--kind", "train"], "missing.jsonl:1: reasoning: missing"),
+    ("extra field", ["validate-data", "{w}/extra.jsonl", "--kind", "train"], "extra.jsonl:1: hint: unexpected field"),
+    ("mistyped field", ["validate-data", "{w}/typed.jsonl", "--kind", "train"], "typed.jsonl:1: answer: expected a string"),
+    ("empty file", ["validate-data", "{w}/empty.jsonl", "--kind", "eval"], "empty.jsonl: -: no records"),
+    ("duplicate ids", ["validate-data", "{w}/dup.jsonl", "--kind", "train"], "dup.jsonl:2: id: duplicate id 't1'"),
+    ("non-UTF-8", ["validate-data", "{w}/latin1.jsonl", "--kind", "train"], "latin1.jsonl:1: -: not UTF-8"),
+    ("empty answer", ["validate-data", "{w}/emptyanswer.jsonl", "--kind", "train"], "emptyanswer.jsonl:1: answer: is empty"),
+    ("gsm8k no answer", ["validate-data", "{w}/gsm.jsonl", "--kind", "eval"], "gsm.jsonl:1: answer: nothing after '####'"),
+    ("data file missing", ["validate-data", "{w}/nope.jsonl", "--kind", "train"], "nope.jsonl: file not found"),
+    ("bad train file in run", [*RUN, "--set", "data.train_file={w}/missing.jsonl"], "missing.jsonl:1: reasoning: missing"),
+    ("bad eval file in run", [*RUN, "--set", "data.eval_file={w}/eval_missing.jsonl"], "eval_missing.jsonl:1: section: missing"),
+    ("samples too long", [*RUN, "--set", "data.train_file={w}/train_ok.jsonl", "--set", "data.max_seq_len=16",
+                          "--set", "training.max_batch_tokens=64"], "data.max_seq_len: all 2 training samples"),
+    # configs
+    ("unknown key", ["run", "--config", "{w}/unknown.yaml"], "unknown key training.learnig_rate"),
+    ("yaml syntax", ["run", "--config", "{w}/syntax.yaml"], "syntax.yaml:3: not valid YAML"),
+    ("config missing", ["run", "--config", "{w}/nope.yaml"], "nope.yaml: config file not found"),
+    ("wrong type", [*RUN, "--set", "training.grad_accum=two"], "training.grad_accum: expected an integer"),
+    ("lr <= 0", [*RUN, "--set", "training.learning_rate=0"], "training.learning_rate: must be > 0"),
+    ("negative steps", [*RUN, "--set", "training.max_steps=-3"], "training.max_steps: must be >= 1"),
+    ("both lengths", ["run", "--set", "training.max_steps=5"], "set exactly one of training.epochs and training.max_steps"),
+    ("bad choice", [*RUN, "--set", "training.optimizer=sgd"], "training.optimizer: 'sgd' is not one of"),
+    ("bad --set", [*RUN, "--set", "training.max_steps"], "expected section.key=value"),
+    ("model folder missing", [*RUN, "--set", "model.source={w}/no_model"], "model.source:"),
+    ("not a model folder", [*RUN, "--set", "model.source={w}/runs"], "has no config.json"),
+    ("unknown builtin", [*RUN, "--set", "model.source=builtin:giant"], "unknown model 'builtin:giant'"),
+    ("bad kaggle handle", [*RUN, "--set", "model.source=kaggle:google"], "is not a Kaggle handle"),
+    ("absent cuda", [*RUN, "--set", "training.device=cuda"], "training.device: cuda was asked for but none is visible"),
+    ("absent tpu", [*RUN, "--set", "training.device=tpu"], "training.device: tpu was asked for but none is visible"),
+    ("lora target", [*RUN, "--set", "training.lora.target_modules=[query]"], "training.lora.target_modules: query not found"),
+    ("batch < seq", [*RUN, "--set", "training.max_batch_tokens=100"], "training.max_batch_tokens: (100) is smaller"),
+    ("bad run id", [*RUN, "--run-id", "../x"], "output.run_id: '../x' is not a valid run id"),
+    # run dirs
+    ("complete run dir", [*RUN, "--run-id", "done", "--set", "output.root={w}/runs"], "done: run dir already exists and is complete"),
+    ("different config resume", [*RUN, "--run-id", "running", "--set", "output.root={w}/runs",
+                                 "--set", "training.seed=9"], "started with a different config"),
+    ("unreadable manifest", [*RUN, "--run-id", "broken", "--set", "output.root={w}/runs"], "broken/run_manifest.json: cannot read the manifest"),
+    ("root not writable", [*RUN, "--set", "output.root={w}/a_file"], "a_file: cannot create the run dir"),
+    ("status of a non-run", ["status", "{w}/runs/broken"], "cannot read the manifest"),
+    # scoring
+    ("score unknown id", ["score", "{w}/pred_unknown.jsonl", "--eval", "{w}/eval_ok.jsonl", "--out", "{w}/o1"], "'zz'"),
+    ("score bad line", ["score", "{w}/pred_bad.jsonl", "--eval", "{w}/eval_ok.jsonl", "--out", "{w}/o2"], "pred_bad.jsonl:1"),
+    ("score out exists", ["score", "{w}/pred_unknown.jsonl", "--eval", "{w}/eval_ok.jsonl", "--out", "{w}/out_exists"],
+     "already exists"),
+    # notebooks
+    ("notebook param", ["notebook", "notebooks/local_gpu.ipynb", "-p", "CONFG", "x"], "-p CONFG: not a parameter"),
+    ("notebook missing", ["notebook", "notebooks/nope.ipynb"], "nope.ipynb: notebook not found"),
+]
+PACKAGING = [
+    ("package missing run dir", ["--run-dir", "{w}/runs/nope"], "nope"),
+    ("package unfinished run", ["--run-dir", "{w}/runs/running", "--out", "{w}/p1.zip"], "status is 'running'"),
+    ("package missing evidence", ["--run-dir", "{w}/runs/nopred", "--out", "{w}/p2.zip"], "predictions.jsonl"),
+    ("verify not a zip", ["--verify", "{w}/notazip.zip"], "notazip.zip"),
+]
+
+
+def listing(*roots):
+    out = {}
+    for root in roots:
+        for p in Path(root).rglob("*"):
+            if p.is_file() and "__pycache__" not in p.parts:
+                st = p.stat()
+                out[p] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def check(code, err, fragment, before, roots):
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    assert fragment in lines[0], lines[0]
+    assert listing(*roots) == before  # nothing new, nothing changed
+
+
+@pytest.mark.parametrize("name, argv, fragment", CASES, ids=[c[0] for c in CASES])
+def test_cli_bad_input(name, argv, fragment, ws, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    roots = [ws, ROOT / "submission_runs", ROOT / "dist", ROOT / "training"]
+    before = listing(*roots)
+    code = cli.main([a.replace("{w}", str(ws)) for a in argv])
+    check(code, capsys.readouterr().err, fragment, before, roots)
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("package_submission", ROOT / "tools" / "package_submission.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("name, argv, fragment", PACKAGING, ids=[c[0] for c in PACKAGING])
+def test_packaging_bad_input(name, argv, fragment, ws, capsys):
+    roots = [ws, ROOT / "dist"]
+    before = listing(*roots)
+    code = _tool().main([a.replace("{w}", str(ws)) for a in argv])
+    out = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out.err and fragment in out.err, out.err
+    assert listing(*roots) == before
+
+
+def test_there_are_at_least_thirty_cases():
+    assert len(CASES) + len(PACKAGING) >= 30

@@ -1,0 +1,209 @@
+"""compare / gate on two real runs (seeds 1 and 2) of the tiny model: config diffs, scorecard
+deltas, per-item flips recomputed here by hand, the CLI's table and files, the gate (a run against
+itself passes; a made-worse copy fails naming the section), and package_submission --baseline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from tunix_nb import compare
+from tunix_nb.errors import UserError
+
+# 6 small steps: enough for seeds 1 and 2 to give different outputs (3 steps gives both the same).
+QUICK = ["--set", "training.epochs=null", "--set", "training.max_steps=6", "--set", "training.warmup_steps=1",
+         "--set", "training.max_batch_tokens=1024", "--set", "data.train_limit=48", "--set", "eval.limit=6",
+         "--set", "eval.max_new_tokens=12"]
+TOOL = ROOT / "tools" / "package_submission.py"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_model_dir) -> tuple[Path, Path]:
+    """Two real runs, side by side (the tiny model is built first, so they share it)."""
+    root = tmp_path_factory.mktemp("runs")
+    procs = [subprocess.Popen([sys.executable, "-m", "tunix_nb", "run", "--run-id", f"s{seed}", "--set",
+                               f"output.root={root}", "--set", f"training.seed={seed}", *QUICK],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+    errors = [p.communicate(timeout=600)[1] for p in procs]  # wait for both before asserting
+    for p, err in zip(procs, errors):
+        assert p.returncode == 0, err[-3000:]
+    return root / "s1", root / "s2"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def group(rows: list[dict]) -> dict:
+    n, c, f = len(rows), sum(r["correct"] for r in rows), sum(r["format_ok"] for r in rows)
+    return {"n": n, "correct": c, "format_ok": f, "accuracy": round(c / n, 4), "format_compliance": round(f / n, 4)}
+
+
+def rescore(run_dir: Path, rows: list[dict]) -> None:
+    """Rewrite a run dir's predictions and the summary computed from them (by hand)."""
+    write_jsonl(run_dir / "predictions.jsonl", rows)
+    summary = json.loads((run_dir / "eval_summary.json").read_text())
+    summary["overall"] = group(rows)
+    for key, field in (("per_section", "section"), ("per_category", "category"), ("per_difficulty", "difficulty")):
+        summary[key] = {v: group([r for r in rows if r[field] == v]) for v in sorted({r[field] for r in rows})}
+    (run_dir / "eval_summary.json").write_text(json.dumps(summary))
+
+
+@pytest.fixture(scope="module")
+def better(runs, tmp_path_factory) -> tuple[Path, str]:
+    """A copy of run s1 whose largest section got every item right and well formatted: the baseline
+    that s1 itself then regresses against."""
+    dst = Path(shutil.copytree(runs[0], tmp_path_factory.mktemp("better") / "s1-better",
+                               ignore=shutil.ignore_patterns("checkpoints")))
+    rows = read_jsonl(dst / "predictions.jsonl")
+    sections = [r["section"] for r in rows]
+    section = max(set(sections), key=sections.count)
+    assert not all(r["correct"] and r["format_ok"] for r in rows if r["section"] == section)
+    rows = [dict(r, correct=True, format_ok=True, extracted_answer=r["expected_answer"]) if r["section"] == section
+            else r for r in rows]
+    rescore(dst, rows)
+    return dst, section
+
+
+def test_compare_runs_matches_flips_computed_by_hand(runs):
+    a, b = runs
+    c = compare.compare_runs(a, b)
+    ra, rb = read_jsonl(a / "predictions.jsonl"), read_jsonl(b / "predictions.jsonl")
+    by_b = {r["id"]: r for r in rb}
+    expected = {"right_to_wrong": [], "wrong_to_right": [], "format_gained": [], "format_lost": []}
+    for r in ra:
+        other = by_b[r["id"]]
+        if r["correct"] and not other["correct"]:
+            expected["right_to_wrong"].append(r["id"])
+        if not r["correct"] and other["correct"]:
+            expected["wrong_to_right"].append(r["id"])
+        if not r["format_ok"] and other["format_ok"]:
+            expected["format_gained"].append(r["id"])
+        if r["format_ok"] and not other["format_ok"]:
+            expected["format_lost"].append(r["id"])
+    assert {k: [f["id"] for f in c[k]] for k in expected} == expected
+    assert c["only_in_a"] == c["only_in_b"] == [] and c["common_items"] == len(ra) == 6
+    assert [r["prediction"] for r in ra] != [r["prediction"] for r in rb]  # the seeds made different models
+
+
+def test_compare_runs_config_and_metric_deltas(runs):
+    a, b = runs
+    c = compare.compare_runs(a, b)
+    diffs = {d["key"]: (d["a"], d["b"]) for d in c["config_diff"]}
+    assert diffs == {"training.seed": (1, 2)}  # output.run_id differs too, and is ignored
+    sa, sb = (json.loads((p / "eval_summary.json").read_text()) for p in runs)
+    o = c["metrics"]["overall"]
+    assert (o["n_a"], o["n_b"]) == (6, 6)
+    assert o["accuracy"] == {"a": sa["overall"]["accuracy"], "b": sb["overall"]["accuracy"],
+                             "delta": round(sb["overall"]["accuracy"] - sa["overall"]["accuracy"], 4)}
+    for key in ("per_section", "per_category", "per_difficulty"):
+        assert set(c["metrics"][key]) == set(sa[key]) | set(sb[key])
+        for name, g in c["metrics"][key].items():
+            assert g["format_compliance"]["a"] == sa[key][name]["format_compliance"]
+
+
+def test_flips_on_literal_rows():
+    a = [{"id": "1", "correct": True, "format_ok": True}, {"id": "2", "correct": False, "format_ok": False},
+         {"id": "3", "correct": True, "format_ok": False}, {"id": "4", "correct": True, "format_ok": True}]
+    b = [{"id": "2", "correct": True, "format_ok": True}, {"id": "1", "correct": False, "format_ok": False},
+         {"id": "3", "correct": True, "format_ok": False}, {"id": "5", "correct": True, "format_ok": True}]
+    f = compare.flips(a, b)
+    ids = {k: [x["id"] for x in f[k]] for k in compare.FLIP_KINDS}
+    assert ids == {"right_to_wrong": ["1"], "wrong_to_right": ["2"], "format_gained": ["2"], "format_lost": ["1"]}
+    assert (f["only_in_a"], f["only_in_b"], f["common_items"]) == (["4"], ["5"], 3)
+
+
+def test_config_diff_on_literals():
+    a = {"training": {"seed": 1, "lora": None}, "output": {"run_id": "x", "root": "r"}}
+    b = {"training": {"seed": 1, "lora": {"rank": 8}}, "output": {"run_id": "y", "root": "r"}}
+    assert compare.config_diff(a, b) == [{"key": "training.lora", "a": None, "b": compare.MISSING},
+                                         {"key": "training.lora.rank", "a": compare.MISSING, "b": 8}]
+
+
+def test_gate_on_literals():
+    g = lambda n, acc, fmt: {"n": n, "accuracy": acc, "format_compliance": fmt}
+    sa = {"overall": g(30, 0.5, 0.9), "per_section": {"core": g(20, 0.6, 0.9), "tiny": g(3, 1.0, 1.0)}}
+    sb = {"overall": g(30, 0.49, 0.9), "per_section": {"core": g(20, 0.5, 0.95), "tiny": g(3, 0.0, 0.0)}}
+    c = {"metrics": compare.metric_deltas(sa, sb)}
+    problems = compare.gate(c, max_drop=0.02, min_items=10)
+    assert len(problems) == 1 and problems[0].startswith("section core: accuracy fell from 60.0%")
+    assert "50.0%" in problems[0]
+    assert len(compare.gate(c, max_drop=0.02, min_items=3)) == 3  # tiny counts now: accuracy and format
+    assert compare.gate(c, max_drop=0.2, min_items=4) == []  # tiny left out again, core within 20 pts
+
+
+def test_load_run_names_the_missing_file(runs, tmp_path):
+    broken = Path(shutil.copytree(runs[0], tmp_path / "broken", ignore=shutil.ignore_patterns("checkpoints")))
+    (broken / "predictions.jsonl").unlink()
+    with pytest.raises(UserError, match=r"broken/predictions.jsonl: missing"):
+        compare.load_run(broken)
+    res = run_cli("compare", str(runs[0]), str(broken))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "predictions.jsonl" in res.stderr
+
+
+def test_cli_compare_prints_the_table_and_writes_files(runs, tmp_path):
+    a, b = runs
+    out = tmp_path / "cmp"
+    res = run_cli("compare", str(a), str(b), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    for text in ("config differences: 1", "training.seed", "scorecard (B − A)", "overall", "per section",
+                 "right_to_wrong:", "format_lost:"):
+        assert text in res.stdout
+    saved = json.loads((out / "compare.json").read_text())
+    assert saved == json.loads(json.dumps(compare.compare_runs(a, b)))
+    html = (out / "compare.html").read_text()
+    assert "<h2>Config differences (1)</h2>" in html and "training.seed" in html
+    assert "http://" not in html and "https://" not in html
+    again = run_cli("compare", str(a), str(b), "--out", str(out))
+    assert again.returncode == 2 and "compare.json: already exists" in again.stderr and again.stderr.count("\n") == 1
+
+
+def test_gate_passes_for_a_run_against_itself(runs):
+    res = run_cli("compare", "--baseline", str(runs[0]), str(runs[0]), "--max-drop", "0.02", "--min-items", "1")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "gate passed" in res.stdout
+
+
+def test_gate_fails_naming_the_section(runs, better):
+    baseline, section = better
+    res = run_cli("compare", "--baseline", str(baseline), str(runs[0]), "--max-drop", "0.02", "--min-items", "1")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "gate FAILED" in res.stdout
+    assert f"section {section}: accuracy fell from 100.0%" in res.stdout
+    assert "overall: accuracy fell" in res.stdout
+
+
+def test_cli_compare_usage_errors(runs):
+    res = run_cli("compare", str(runs[0]))
+    assert res.returncode == 2 and "pass two" in res.stderr
+    res = run_cli("compare", str(runs[0]), str(runs[1]), "--max-drop", "0.1")
+    assert res.returncode == 2 and "--baseline" in res.stderr
+
+
+def package(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TOOL.relative_to(ROOT)), *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_package_submission_refuses_a_worse_run(runs, better, tmp_path):
+    baseline, section = better
+    res = package("--run-dir", runs[0], "--baseline", baseline, "--out", tmp_path / "worse.zip")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "overall: accuracy fell" in res.stderr and "Traceback" not in res.stderr  # its sections have < 10 items
+    assert not (tmp_path / "worse.zip").exists()
+
+
+def test_package_submission_accepts_an_identical_run(runs, tmp_path):
+    res = package("--run-dir", runs[0], "--baseline", runs[0], "--out", tmp_path / "same.zip")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (tmp_path / "same.zip").is_file()

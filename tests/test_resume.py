@@ -1,0 +1,155 @@
+"""Nothing lost: a real training subprocess is SIGKILLed, between checkpoints and in the middle of
+writing one, and the same command resumes it to the same result as an uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import ROOT, SMOKE, run_cli
+from tunix_nb.evidence import read_jsonl
+
+STEPS, SAVE_EVERY = 16, 4
+
+
+def command(root, run_id):
+    return ["run", "--config", str(SMOKE), "--run-id", run_id, "--set", f"output.root={root}",
+            "--set", "training.epochs=null", "--set", f"training.max_steps={STEPS}",
+            "--set", f"training.save_every={SAVE_EVERY}", "--set", "training.warmup_steps=2",
+            "--set", "data.train_limit=96", "--set", "eval.limit=2", "--set", "eval.max_new_tokens=8"]
+
+
+def start(root, run_id):
+    return subprocess.Popen([sys.executable, "-m", "tunix_nb", *command(root, run_id)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+
+
+def wait_for(proc, condition, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before {what}")
+        time.sleep(0.002)
+    proc.kill()
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, cache_dir):
+    root = tmp_path_factory.mktemp("runs")
+    res = run_cli(*command(root, "ref"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    return root / "ref"
+
+
+def losses(run_dir):
+    return [r["loss"] for r in read_jsonl(run_dir / "metrics.jsonl")]
+
+
+def assert_same_as_reference(run_dir, reference):
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))  # every step exactly once
+    assert losses(run_dir) == pytest.approx(losses(reference), rel=1e-5, abs=1e-6)
+    final = f"checkpoints/step-{STEPS:06d}/model.safetensors"
+    got, want = load_file(run_dir / final), load_file(reference / final)
+    assert got.keys() == want.keys()
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-6)
+    manifest = json.loads((run_dir / "run_manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["resumes"] == 1
+    return manifest
+
+
+def test_sigkill_between_checkpoints_then_resume(tmp_path, reference):
+    proc = start(tmp_path, "killed")
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 10, "step 10")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_dir = tmp_path / "killed"
+    assert json.loads((run_dir / "run_manifest.json").read_text())["status"] == "running"  # killed: no chance to say
+    status = run_cli("status", str(run_dir))
+    assert "interrupted" in status.stdout and "resume: tunix-nb run --config" in status.stdout
+
+    res = run_cli(*command(tmp_path, "killed"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "resuming killed from checkpoint step-000008" in res.stdout
+    manifest = assert_same_as_reference(run_dir, reference)
+    assert manifest["resumed_from"] == "step-000008"
+
+
+def test_sigkill_while_a_checkpoint_is_written_then_resume(tmp_path, reference):
+    proc = start(tmp_path, "torn")
+    ckpts = tmp_path / "torn" / "checkpoints"
+    # Kill the moment a checkpoint after the first one is half-written (its temp folder exists).
+    wait_for(proc, lambda: ckpts.is_dir() and any(p.name >= ".tmp-step-000008" for p in ckpts.glob(".tmp-step-*")),
+             "a checkpoint write")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    torn = sorted(p.name for p in ckpts.glob(".tmp-step-*"))
+    assert torn, "the kill did not land mid-write"
+    whole = sorted(p.name for p in ckpts.glob("step-*"))
+    resumed_step = int(torn[0].split("-")[-1]) - SAVE_EVERY
+
+    res = run_cli(*command(tmp_path, "torn"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"resuming torn from checkpoint step-{resumed_step:06d}" in res.stdout, (torn, whole, res.stdout)
+    assert "ignoring incomplete checkpoint" in (tmp_path / "torn" / "training_log.txt").read_text()
+    assert not list(ckpts.glob(".tmp-step-*"))
+    assert_same_as_reference(tmp_path / "torn", reference)
+
+
+def test_a_complete_run_is_never_resumed_or_overwritten(reference):
+    before = {p: p.read_bytes() for p in reference.rglob("*") if p.is_file()}
+    res = run_cli(*command(reference.parent, "ref"))
+    assert res.returncode == 2 and "already exists and is complete" in res.stderr
+    assert before == {p: p.read_bytes() for p in reference.rglob("*") if p.is_file()}
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path, reference):
+    proc = start(tmp_path, "other")
+    metrics = tmp_path / "other" / "metrics.jsonl"
+    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, "step 2")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    res = run_cli(*command(tmp_path, "other"), "--set", "training.learning_rate=0.1")
+    assert res.returncode == 2 and "started with a different config" in res.stderr
+
+
+def test_sigterm_marks_the_run_failed_with_the_reason(tmp_path, cache_dir):
+    proc = start(tmp_path, "term")
+    metrics = tmp_path / "term" / "metrics.jsonl"
+    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, "step 2")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    manifest = json.loads((tmp_path / "term" / "run_manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["status_reason"] == "terminated (SIGTERM)"
+    assert "failed; reason: terminated (SIGTERM)" in run_cli("status", str(tmp_path / "term")).stdout
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path):
+    """A 3 MB filesystem: a real 'disk full' while the run writes its checkpoint."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_disk_full_is_one_line_and_the_manifest_says_so(tiny_disk, cache_dir):
+    res = run_cli(*command(tiny_disk, "full"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("error: out of disk space")
+    manifest = json.loads((tiny_disk / "full" / "run_manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["status_reason"].startswith("out of disk space")
+    assert not list((tiny_disk / "full" / "checkpoints").glob(".tmp-*"))
