@@ -123,7 +123,7 @@ def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle:
                         "(fp16 is not offered: Gemma overflows in it)")
     fast_bf16 = hw.platform == "cuda" and hw.bf16
     dtype = "bf16" if t.dtype == "bf16" or (t.dtype == "auto" and fast_bf16) else "fp32"
-    why = {("auto", True): "bf16 supported here", ("auto", False): "no fast bf16 here (a T4 has none)"}
+    why = {("auto", True): f"bf16 supported on {hw.name}", ("auto", False): f"no fast bf16 on {hw.name}"}
     reasons.append(f"training.dtype={t.dtype}: {why.get((t.dtype, fast_bf16), 'as configured')} -> {dtype}"
                    + (" (autocast, fp32 master weights)" if dtype == "bf16" else ""))
 
