@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import report, runs
+from .evidence import read_jsonl
 from .errors import UserError
 
 MISSING = "(not set)"
@@ -36,7 +37,7 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     summary = runs.read_json(run_dir / "eval_summary.json")
     if not isinstance(summary.get("overall"), dict):
         raise UserError(f"{run_dir / 'eval_summary.json'}: no overall scorecard; re-score the predictions (tunix-nb score)")
-    predictions = runs.read_jsonl(run_dir / "predictions.jsonl")
+    predictions = read_jsonl(run_dir / "predictions.jsonl")
     for i, row in enumerate(predictions, start=1):
         if missing := [k for k in ("id", "correct", "format_ok") if k not in row]:
             raise UserError(f"{run_dir / 'predictions.jsonl'}: row {i} lacks {', '.join(missing)}; "

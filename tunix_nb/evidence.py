@@ -281,7 +281,25 @@ def truncate_metrics(path: Path, last_step: int) -> int:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The rows of an evidence JSONL file, or a UserError naming the file and line."""
+    if not path.is_file():
+        raise UserError(f"{path}: missing; pass a run dir that `tunix-nb run` finished (it writes {path.name})")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not readable ({type(e).__name__}); restore the file written by the run") from None
+    rows = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise UserError(f"{path}:{lineno}: not a JSON line; restore the file written by the run") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path}:{lineno}: not a JSON object; restore the file written by the run")
+        rows.append(row)
+    return rows
 
 
 def git_info() -> dict:

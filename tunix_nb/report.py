@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import runs
+from .evidence import read_jsonl
 
 GROUPS = (("section", "per_section"), ("category", "per_category"), ("difficulty", "per_difficulty"))
 IMAGES = ("loss_curve.png", "scorecard.png", "scorecard_difficulty.png")
@@ -341,9 +342,9 @@ def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     manifest = runs.read_json(run_dir / "run_manifest.json")
     summary = runs.read_optional(run_dir / "eval_summary.json", runs.read_json)
-    metrics = runs.read_optional(run_dir / "metrics.jsonl", runs.read_jsonl)
-    predictions = runs.read_optional(run_dir / "predictions.jsonl", runs.read_jsonl)
-    before = runs.read_optional(run_dir / "predictions_before.jsonl", runs.read_jsonl)
+    metrics = runs.read_optional(run_dir / "metrics.jsonl", read_jsonl)
+    predictions = runs.read_optional(run_dir / "predictions.jsonl", read_jsonl)
+    before = runs.read_optional(run_dir / "predictions_before.jsonl", read_jsonl)
     images = draw_plots(run_dir, metrics, summary)
     out = run_dir / "report.html"
     write_text_atomic(out, render_report(manifest, summary=summary, predictions=predictions, before=before,
