@@ -72,6 +72,10 @@ HF_SECRET_LABEL = "HF_TOKEN"     # Kaggle secret with the HF token; read only wh
 PACKAGE = True                   # zip the run (code, data, evidence) at the end'''
 
 
+def parameters_cell(config: str, device: str):
+    return new_code_cell(parameters(config, device), id="parameters", metadata={"tags": ["parameters"]})
+
+
 def build(kind: str):
     if kind == "kaggle":
         intro = ("# tunix_nb: teach Gemma to show its work (Kaggle)\n\n"
@@ -81,8 +85,7 @@ def build(kind: str):
                  "`tunix-nb notebook notebooks/kaggle_submission.ipynb` or "
                  "`papermill notebooks/kaggle_submission.ipynb out.ipynb -p CONFIG training/configs/smoke_tiny.yaml`.")
         cells = [new_markdown_cell(intro, id="intro"),
-                 new_code_cell(parameters("training/configs/smoke_tiny.yaml", "auto"), id="parameters",
-                               metadata={"tags": ["parameters"]}),
+                 parameters_cell("training/configs/smoke_tiny.yaml", "auto"),
                  new_code_cell(BOOTSTRAP, id="bootstrap"),
                  new_markdown_cell("The competition template's names (the judges' cells read them).", id="template-md"),
                  new_code_cell(TEMPLATE_CONSTANTS, id="template")]
@@ -92,8 +95,7 @@ def build(kind: str):
                  "(defaults: `submission_local_gpu.yaml`, `DEVICE=cuda`); on a CPU: "
                  "`-p CONFIG training/configs/smoke_tiny.yaml -p DEVICE auto`.")
         cells = [new_markdown_cell(intro, id="intro"),
-                 new_code_cell(parameters("training/configs/submission_local_gpu.yaml", "cuda"), id="parameters",
-                               metadata={"tags": ["parameters"]}),
+                 parameters_cell("training/configs/submission_local_gpu.yaml", "cuda"),
                  new_code_cell(BOOTSTRAP, id="bootstrap")]
     cells += [new_code_cell(src, id=cid) for cid, src in FLOW]
     nb = new_notebook(cells=cells, metadata={

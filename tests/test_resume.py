@@ -30,6 +30,15 @@ def start(root, run_id):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
 
 
+def signal_at_step(root, run_id, step, sig):
+    """Start a run and send `sig` once `step` metrics lines are logged; returns the process."""
+    proc = start(root, run_id)
+    metrics = root / run_id / "metrics.jsonl"
+    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= step, f"step {step}")
+    proc.send_signal(sig)
+    return proc
+
+
 def wait_for(proc, condition, what, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -69,11 +78,7 @@ def assert_same_as_reference(run_dir, reference):
 
 
 def test_sigkill_between_checkpoints_then_resume(tmp_path, reference):
-    proc = start(tmp_path, "killed")
-    metrics = tmp_path / "killed" / "metrics.jsonl"
-    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 10, "step 10")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    signal_at_step(tmp_path, "killed", 10, signal.SIGKILL).wait()
     run_dir = tmp_path / "killed"
     assert json.loads((run_dir / "run_manifest.json").read_text())["status"] == "running"  # killed: no chance to say
     status = run_cli("status", str(run_dir))
@@ -115,20 +120,13 @@ def test_a_complete_run_is_never_resumed_or_overwritten(reference):
 
 
 def test_resume_with_a_different_config_is_refused(tmp_path, reference):
-    proc = start(tmp_path, "other")
-    metrics = tmp_path / "other" / "metrics.jsonl"
-    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, "step 2")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    signal_at_step(tmp_path, "other", 2, signal.SIGKILL).wait()
     res = run_cli(*command(tmp_path, "other"), "--set", "training.learning_rate=0.1")
     assert res.returncode == 2 and "started with a different config" in res.stderr
 
 
 def test_sigterm_marks_the_run_failed_with_the_reason(tmp_path, cache_dir):
-    proc = start(tmp_path, "term")
-    metrics = tmp_path / "term" / "metrics.jsonl"
-    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, "step 2")
-    proc.send_signal(signal.SIGTERM)
+    proc = signal_at_step(tmp_path, "term", 2, signal.SIGTERM)
     assert proc.wait(timeout=60) == 143
     manifest = json.loads((tmp_path / "term" / "run_manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["status_reason"] == "terminated (SIGTERM)"

@@ -170,7 +170,7 @@ def unit_conversion(rng, d):
                        "Convert {v} km/h to m/s.", "A train moves at {v} kilometers per hour. How many meters does it cover per second?",
                        "What is {v} km/h expressed in m/s?"))
         m, ms = kmh * 1000, Fraction(kmh * 1000, 3600)
-        return q.format(v=kmh), [f"{kmh} km = {kmh} * 1000 = {m} m.", f"1 hour = 3600 s.", f"{m} / 3600 = {num(ms)} m/s."], num(ms)
+        return q.format(v=kmh), [f"{kmh} km = {kmh} * 1000 = {m} m.", "1 hour = 3600 s.", f"{m} / 3600 = {num(ms)} m/s."], num(ms)
     h, mnt, s = rng.randint(1, 5), rng.randint(1, 59), rng.randint(1, 59)
     q = pick(rng, ("How many seconds are in {h} hours, {m} minutes and {s} seconds?",
                    "Convert {h} h {m} min {s} s to seconds.", "A race took {h} hours {m} minutes {s} seconds. How many seconds is that?",
@@ -181,7 +181,7 @@ def unit_conversion(rng, d):
 
 
 def word_problems(rng, d):
-    name, (items, item) = pick(rng, NAMES), pick(rng, ITEMS)
+    name, (items, _) = pick(rng, NAMES), pick(rng, ITEMS)
     if d == "easy":
         boxes, per, away = rng.randint(3, 12), rng.randint(4, 15), rng.randint(2, 20)
         q = pick(rng, ("{n} has {b} boxes of {i} with {p} in each box. {n} gives away {a} {i}. How many {i} are left?",
@@ -352,7 +352,7 @@ def probability(rng, d):
                        "Two dice are thrown. Find the probability that the numbers add up to {s}."))
         p = Fraction(len(pairs), 36)
         shown = ", ".join(f"({i},{j})" for i, j in pairs[:6])
-        return q.format(s=s), [f"There are 6 * 6 = 36 equally likely outcomes.", f"Sum {s}: {shown}, which is {len(pairs)} outcomes.",
+        return q.format(s=s), ["There are 6 * 6 = 36 equally likely outcomes.", f"Sum {s}: {shown}, which is {len(pairs)} outcomes.",
                                f"Probability = {len(pairs)}/36 = {frac(p)}."], frac(p)
     r, b = rng.randint(2, 9), rng.randint(2, 9)
     n = r + b
@@ -375,11 +375,11 @@ def geometry(rng, d):
             q = pick(rng, ("A rectangle is {w} cm wide and {h} cm long. What is its area in square cm?",
                            "Find the area of a {w} by {h} rectangle.", "What is the area of a rectangular garden {w} m by {h} m?",
                            "A rug measures {w} ft by {h} ft. What is its area?"))
-            return q.format(w=w, h=h), [f"Area = width * length.", f"{w} * {h} = {w * h}."], num(w * h)
+            return q.format(w=w, h=h), ["Area = width * length.", f"{w} * {h} = {w * h}."], num(w * h)
         q = pick(rng, ("What is the perimeter of a rectangle {w} cm by {h} cm?", "Find the perimeter of a {w} by {h} rectangle.",
                        "A fence goes around a {w} m by {h} m yard. How long is the fence?",
                        "How far is it around a rectangle with sides {w} and {h}?"))
-        return q.format(w=w, h=h), [f"Perimeter = 2 * (width + length).", f"2 * ({w} + {h}) = 2 * {w + h} = {2 * (w + h)}."], num(2 * (w + h))
+        return q.format(w=w, h=h), ["Perimeter = 2 * (width + length).", f"2 * ({w} + {h}) = 2 * {w + h} = {2 * (w + h)}."], num(2 * (w + h))
     if d == "medium":
         if rng.random() < 0.5:
             a, b = rng.randint(20, 100), rng.randint(20, 100)
@@ -389,14 +389,14 @@ def geometry(rng, d):
                            "A triangle has angles of {a} degrees and {b} degrees. Find the third angle in degrees.",
                            "In a triangle, two angles measure {a} and {b} degrees. How big is the remaining angle?",
                            "Find the missing angle of a triangle whose other angles are {a} and {b} degrees."))
-            return q.format(a=a, b=b), [f"Angles of a triangle add up to 180.", f"{a} + {b} = {a + b}.",
+            return q.format(a=a, b=b), ["Angles of a triangle add up to 180.", f"{a} + {b} = {a + b}.",
                                         f"180 - {a + b} = {180 - a - b}."], num(180 - a - b)
         base, h = rng.randint(2, 30), rng.randint(2, 30)
         q = pick(rng, ("A triangle has base {b} cm and height {h} cm. What is its area?", "Find the area of a triangle with base {b} and height {h}.",
                        "What is the area of a triangle whose base is {b} m and height is {h} m?",
                        "A triangular sail has base {b} ft and height {h} ft. Find its area."))
         ar = Fraction(base * h, 2)
-        return q.format(b=base, h=h), [f"Area = base * height / 2.", f"{base} * {h} = {base * h}.", f"{base * h} / 2 = {num(ar)}."], num(ar)
+        return q.format(b=base, h=h), ["Area = base * height / 2.", f"{base} * {h} = {base * h}.", f"{base * h} / 2 = {num(ar)}."], num(ar)
     a, b, c = pick(rng, TRIPLES)
     k = rng.randint(1, 6)
     a, b, c = a * k, b * k, c * k
