@@ -58,6 +58,8 @@ FLOW = [
     ("package", "nb.package(run_dir) if PACKAGE else \"packaging skipped (PACKAGE=False)\""),
 ]
 
+JUDGES = "lora_policy, tokenizer, model_config, MAX_PROMPT_LENGTH, CKPT_DIR = nb.judge_handles(session)"
+
 
 def parameters(config: str, device: str) -> str:
     return f'''\
@@ -83,7 +85,11 @@ def build(kind: str):
                  "machine) the default preset is a smoke run of the whole pipeline; evidence goes to "
                  "`submission_runs/<run_id>/` (on Kaggle under `/kaggle/working`). Headless: "
                  "`tunix-nb notebook notebooks/kaggle_submission.ipynb` or "
-                 "`papermill notebooks/kaggle_submission.ipynb out.ipynb -p CONFIG training/configs/smoke_tiny.yaml`.")
+                 "`papermill notebooks/kaggle_submission.ipynb out.ipynb -p CONFIG training/configs/smoke_tiny.yaml`.\n\n"
+                 "On a Kaggle TPU v5e-8 (the judged run, Tunix): set `CONFIG` to "
+                 "`training/configs/submission_tpu_gemma3_1b.yaml` (or `submission_tpu_gemma2_2b.yaml`) and "
+                 "`DEVICE = \"tpu\"`. The last cells hand the judges `lora_policy`, `tokenizer`, `model_config`, "
+                 "`MAX_PROMPT_LENGTH` and `CKPT_DIR` (checkpoints at `CKPT_DIR/actor/<step>/model_params`).")
         cells = [new_markdown_cell(intro, id="intro"),
                  parameters_cell("training/configs/smoke_tiny.yaml", "auto"),
                  new_code_cell(BOOTSTRAP, id="bootstrap"),
@@ -98,6 +104,10 @@ def build(kind: str):
                  parameters_cell("training/configs/submission_local_gpu.yaml", "cuda"),
                  new_code_cell(BOOTSTRAP, id="bootstrap")]
     cells += [new_code_cell(src, id=cid) for cid, src in FLOW]
+    if kind == "kaggle":  # the judges append their cells after these and read these names
+        cells[-1:-1] = [new_markdown_cell("For the judges' cells: the trained model and where its checkpoints are.",
+                                          id="judges-md"),
+                        new_code_cell(JUDGES, id="judges")]
     nb = new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},

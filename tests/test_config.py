@@ -24,9 +24,13 @@ def test_every_shipped_config_loads_and_has_a_command_header(path: Path):
         "the header comment must give the preset's command"
 
 
-def test_submission_local_gpu_is_the_users_recipe():
-    t = load_config(ROOT / "training/configs/submission_local_gpu.yaml").training
-    assert (t.dtype, t.optimizer, t.micro_batch_size, t.grad_accum, t.learning_rate) == ("bf16", "adafactor", 1, 4, 2e-5)
+def test_submission_local_gpu_is_the_users_recipe_with_the_fast_levers():
+    cfg = load_config(ROOT / "training/configs/submission_local_gpu.yaml")
+    t = cfg.training
+    assert (t.dtype, t.optimizer, t.learning_rate, t.epochs) == ("bf16", "adafactor", 2e-5, 3)
+    assert (t.packing, t.loss_chunk_size, t.compile, t.gradient_checkpointing) == (True, 256, True, False)
+    # One packed row per step of ~4 samples (the recipe's batch 1 x accumulation 4).
+    assert (t.max_batch_tokens, t.grad_accum, cfg.data.max_seq_len) == (512, 1, 512)
 
 
 def test_overrides_are_typed_and_nested():
@@ -63,6 +67,7 @@ def test_hash_changes_with_any_value():
     ("training.lora.target_modules=[]", "training.lora.target_modules: is empty"),
     ("output.run_id=../escape", "output.run_id: '../escape' is not a valid run id"),
     ("eval.limit=0", "eval.limit: must be >= 1"),
+    ("training.loss_chunk_size=0", "training.loss_chunk_size: must be >= 1 or null"),
 ])
 def test_bad_values_name_the_field_and_the_fix(override, fragment):
     with pytest.raises(UserError) as e:
@@ -88,3 +93,11 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path):
     assert "typo.yaml" in lines[0] and "unknown key training.learnig_rate" in lines[0]
     assert "learning_rate" in lines[0]  # the valid keys are listed
     assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_packing_needs_a_row_length_and_no_row_count():
+    with pytest.raises(UserError, match="training.packing: needs training.max_batch_tokens"):
+        load_config(None, ["training.packing=true", "training.max_batch_tokens=null", "training.micro_batch_size=4"])
+    with pytest.raises(UserError, match="training.micro_batch_size: must be null with training.packing"):
+        load_config(None, ["training.packing=true", "training.micro_batch_size=4"])
+    assert load_config(None, ["training.packing=true"]).training.packing

@@ -148,3 +148,54 @@ def test_spread_subset_is_evenly_spaced_and_stable():
     sections = ["core"] * 60 + ["trace_sensitive"] * 20 + ["edge_case"] * 20  # the eval file's layout
     picked = data.spread_subset(sections, 10)
     assert picked.count("core") == 6 and picked.count("trace_sensitive") == 2 and picked.count("edge_case") == 2
+
+
+# --- packing (training.packing) on literal inputs ------------------------------------------
+
+def test_collate_packed_restarts_positions_and_never_crosses_a_sample():
+    batch = [Encoded([2, 5, 6], [IGNORE_INDEX, 5, 6]), Encoded([2, 7, 8, 9], [IGNORE_INDEX, IGNORE_INDEX, 8, 9])]
+    out = data.collate_packed(batch)
+    assert out == {"input_ids": [[2, 5, 6, 2, 7, 8, 9]], "position_ids": [[0, 1, 2, 0, 1, 2, 3]],
+                   "labels": [[IGNORE_INDEX, 5, 6, IGNORE_INDEX, IGNORE_INDEX, 8, 9]]}
+    # Even a sample whose first label is a target (never the case for our prompts) is not
+    # predicted from the previous sample's last token.
+    out = data.collate_packed([Encoded([3, 4], [3, 4]), Encoded([5, 6], [5, 6])])
+    assert out["labels"] == [[IGNORE_INDEX, 4, IGNORE_INDEX, 6]]
+
+
+@pytest.mark.parametrize("budget", [200, 333, 1000])
+def test_epoch_packs_hold_every_sample_once_within_budget(budget):
+    rows = data.epoch_packs(LENGTHS, seed=1, epoch=0, max_batch_tokens=budget)
+    assert sorted(i for r in rows for i in r) == list(range(len(LENGTHS)))
+    assert all(sum(LENGTHS[i] for i in r) <= budget for r in rows)
+    # First-fit-decreasing leaves rows nearly full: few more rows than the token count needs.
+    assert len(rows) <= -(-sum(LENGTHS) // budget) + 2
+
+
+def test_epoch_packs_on_literal_lengths():
+    # 6 + 4 and 5 + 5 fill two rows of 10 exactly; 7 + 3 a third; 9 and 1 share the last.
+    lengths = [6, 4, 5, 5, 7, 3, 9, 1]
+    rows = data.epoch_packs(lengths, seed=0, epoch=0, max_batch_tokens=10)
+    assert sorted(sorted(lengths[i] for i in r) for r in rows) == [[1, 9], [3, 7], [4, 6], [5, 5]]
+    with pytest.raises(ValueError, match="exceeds max_batch_tokens"):
+        data.epoch_packs([4, 12], seed=0, epoch=0, max_batch_tokens=10)
+
+
+def test_packs_are_deterministic_per_seed_and_differ_across_seeds_and_epochs():
+    kw = dict(max_batch_tokens=400)
+    a = data.epoch_packs(LENGTHS, seed=3, epoch=0, **kw)
+    assert a == data.epoch_packs(LENGTHS, seed=3, epoch=0, **kw)
+    assert a != data.epoch_packs(LENGTHS, seed=4, epoch=0, **kw)
+    assert a != data.epoch_packs(LENGTHS, seed=3, epoch=1, **kw)
+
+
+def test_plan_steps_with_packing():
+    kw = dict(seed=0, max_batch_tokens=400, micro_batch_size=None, packing=True)
+    one = data.epoch_packs(LENGTHS, seed=0, epoch=0, max_batch_tokens=400)
+    steps = data.plan_steps(LENGTHS, grad_accum=2, epochs=1.0, **kw)
+    assert [mb for s in steps for mb in s] == one  # each micro-batch is one packed row
+    fixed = data.plan_steps(LENGTHS, grad_accum=1, max_steps=40, **kw)
+    assert len(fixed) == 40 and fixed == data.plan_steps(LENGTHS, grad_accum=1, max_steps=40, **kw)
+    # Packing needs fewer micro-batches than padded buckets for the same token budget.
+    padded = data.plan_steps(LENGTHS, grad_accum=1, epochs=1.0, **{**kw, "packing": False})
+    assert len(one) < len(padded)

@@ -86,8 +86,24 @@ def test_v5e8_is_refused_for_the_torch_backend_with_the_fix():
         device.make_plan(load_config(), V5E8, TINY, on_kaggle=True)
 
 
+@pytest.mark.parametrize("preset", ["submission_tpu_gemma3_1b", "submission_tpu_gemma2_2b"])
+def test_v5e8_plan_for_the_tunix_presets(preset):
+    cfg = load_config(f"training/configs/{preset}.yaml")
+    plan = device.make_plan(cfg, V5E8, GEMMA2_2B, on_kaggle=True)
+    assert (plan.mode, plan.backend, plan.device, plan.dtype, plan.device_count) == ("full", "tunix", "tpu", "bf16", 8)
+    assert "mesh fsdp=8 x tp=1" in plan.describe()
+    # Tunix shards over the mesh: the preflight compares with all 8 chips' HBM.
+    assert plan.memory_gb["available_gb"] == pytest.approx(8 * 15.75)
+
+
+def test_tunix_on_a_gpu_skips_the_torch_build_check():
+    cfg = load_config("training/configs/smoke_tiny_tunix.yaml")
+    plan = device.make_plan(cfg, RTX5090_OLD_TORCH, TINY)  # JAX brings its own CUDA kernels
+    assert (plan.backend, plan.dtype) == ("tunix", "bf16") and "bf16 weights" in plan.describe()
+
+
 def test_memory_estimate_parts():
-    cfg = load_config(LOCAL_GPU)  # full fine-tuning, Adafactor, bf16 autocast, batch 1 x 1024 tokens
+    cfg = load_config(LOCAL_GPU)  # full fine-tuning, Adafactor, bf16 autocast, packed rows of 512 tokens
     m = device.estimate_memory(cfg, GEMMA2_2B, "bf16")
     assert m["weights_gb"] == m["grads_gb"] == pytest.approx(4 * GEMMA2_2B.params / device.GB, abs=0.01)
     assert m["optimizer_gb"] < m["weights_gb"] / 5  # factored second moments
@@ -95,6 +111,8 @@ def test_memory_estimate_parts():
     assert adamw["optimizer_gb"] == pytest.approx(2 * m["weights_gb"], abs=0.01)
     ckpt = device.estimate_memory(load_config(LOCAL_GPU, ["training.gradient_checkpointing=true"]), GEMMA2_2B, "bf16")
     assert ckpt["activations_gb"] < m["activations_gb"] / 10
+    chunked = device.estimate_memory(load_config(LOCAL_GPU, ["training.loss_chunk_size=128"]), GEMMA2_2B, "bf16")
+    assert chunked["logits_gb"] == pytest.approx(128 * GEMMA2_2B.vocab_size * 8 / device.GB, abs=0.01)
 
 
 def test_plan_is_stored_in_the_manifest_form():

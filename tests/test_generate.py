@@ -1,6 +1,8 @@
+import pytest
 import torch
 
-from tunix_nb import generate
+from conftest import ROOT
+from tunix_nb import data, generate
 from tunix_nb.prompts import encode_prompt
 
 
@@ -48,3 +50,71 @@ def test_cut_at_stop():
     assert generate._cut_at_stop([5, 6, 106, 0, 0], [106, 1]) == [5, 6]
     assert generate._cut_at_stop([5, 1, 7], [106, 1]) == [5]
     assert generate._cut_at_stop([5, 6], [106, 1]) == [5, 6]
+
+
+def hf_greedy(model, tokenizer, prompts, max_new_tokens):
+    """HF's own greedy generate on one left-padded batch: the reference our decoder must equal."""
+    from transformers import GenerationConfig
+
+    from tunix_nb.models import stop_token_ids
+
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    config = GenerationConfig(do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=stop_token_ids(tokenizer),
+                              pad_token_id=tokenizer.pad_token_id)
+    with torch.inference_mode():
+        return model.generate(input_ids=ids, attention_mask=mask, generation_config=config)[:, width:].tolist()
+
+
+@pytest.mark.parametrize("attn, static", [("eager", True), ("sdpa", True), ("sdpa", False)])
+def test_decoder_equals_hf_generate_exactly(tiny_model_dir, tiny_tokenizer, attn, static):
+    """Token for token, in fp32 on CPU: a left-padded batch of real eval prompts, generated past
+    the tiny model's 256-token sliding window (so the sliding layers' cache wraps)."""
+    from transformers import AutoModelForCausalLM
+
+    from tunix_nb.models import stop_token_ids
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attn)
+    records = data.load_records(ROOT / "training/data/eval_v2.jsonl", "eval")[:5]
+    prompts = [encode_prompt(tiny_tokenizer, r.prompt) for r in records] + [encode_prompt(tiny_tokenizer, "Hi")]
+    assert len({len(p) for p in prompts}) > 1
+    new = 256 - min(len(p) for p in prompts) + 24
+    ours = generate.Decoder(model, device="cpu", static_cache=static).greedy(prompts, max_new_tokens=new,
+                                                         stop_ids=stop_token_ids(tiny_tokenizer),
+                                                         pad_id=tiny_tokenizer.pad_token_id)
+    reference = hf_greedy(model, tiny_tokenizer, prompts, new)
+    # HF pads every row to the longest output; we stop when all rows have stopped.
+    assert [r + [tiny_tokenizer.pad_token_id] * (len(h) - len(r)) for r, h in zip(ours, reference)] == reference
+    assert max(len(p) + len(r) for p, r in zip(prompts, ours)) > 256
+
+
+def test_decoder_stops_when_every_row_has_stopped(tiny_model_dir, tiny_tokenizer):
+    """Row 0 is forced to end its turn at the 2nd token, row 1 at the 4th: row 0 gets padding
+    after its stop, and no forward pass runs once both have stopped."""
+    from transformers import AutoModelForCausalLM
+
+    from tunix_nb.models import stop_token_ids
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    eot, pad = tiny_tokenizer.convert_tokens_to_ids("<end_of_turn>"), tiny_tokenizer.pad_token_id
+    x = tiny_tokenizer("x", add_special_tokens=False)["input_ids"][0]
+    calls = {"n": 0}
+
+    def force(module, args, output):
+        calls["n"] += 1
+        forced = torch.full_like(output.logits[:, -1, :], -1e9)
+        forced[:, x] = 0
+        for row, stop_at in enumerate((2, 4)):
+            if calls["n"] == stop_at:
+                forced[row] = -1e9
+                forced[row, eot] = 0
+        output.logits[:, -1, :] = forced
+        return output
+
+    model.register_forward_hook(force)
+    prompts = [encode_prompt(tiny_tokenizer, q) for q in ("Q", "What is 2 + 2?")]
+    rows = generate.Decoder(model, device="cpu").greedy(prompts, max_new_tokens=20, stop_ids=stop_token_ids(tiny_tokenizer),
+                                                         pad_id=pad)
+    assert rows == [[x, eot, pad, pad], [x, x, x, eot]]
+    assert calls["n"] == 4

@@ -110,6 +110,13 @@ def test_include_checkpoint_adds_only_the_last_checkpoint(run_dir, tmp_path):
     assert ps.last_checkpoint(copy) == copy / "checkpoints" / "step-000003"
 
 
+def test_last_checkpoint_finds_the_tunix_layout(tmp_path):
+    actor = tmp_path / "checkpoints" / "actor"
+    for name in ("20", "40", "60.orbax-checkpoint-tmp-1"):  # the last: an unfinished orbax write
+        (actor / name / "model_params").mkdir(parents=True)
+    assert ps.last_checkpoint(tmp_path) == actor / "40"
+
+
 def test_same_inputs_give_a_byte_identical_zip(run_copy, repo_snapshot, tmp_path):
     snap_tool = repo_snapshot / "tools" / "package_submission.py"
     first = tool("--run-dir", run_copy, "--out", tmp_path / "a.zip", tool_path=snap_tool, cwd=repo_snapshot)

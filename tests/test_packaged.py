@@ -61,14 +61,25 @@ def test_digits_are_single_tokens(tok):
     assert pieces == ["1", "2", "3", "4", "5"]
 
 
+def test_tunix_backend_reads_the_folder_as_tunix_gemma3_270m(gemma_dir):
+    from tunix.models.gemma3 import model as gemma3_lib
+
+    from tunix_nb import train_tunix
+
+    family, got = train_tunix.tunix_model_config(gemma_dir)
+    want = gemma3_lib.ModelConfig.gemma3_270m()
+    fields = ["num_layers", "num_embed", "embed_dim", "hidden_dim", "num_heads", "head_dim", "num_kv_heads",
+              "sliding_window_size", "local_base_frequency", "global_base_frequency", "global_scale_factor",
+              "query_pre_attn_norm"]
+    assert family == "gemma3" and {f: getattr(got, f) for f in fields} == {f: getattr(want, f) for f in fields}
+
+
 def test_transformers_and_tunix_logits_agree(gemma_dir, tok, hf_model):
     jnp = pytest.importorskip("jax.numpy")
-    from tunix.models.gemma3 import model as gemma3_lib
-    from tunix.models.gemma3 import params_safetensors
+    from tunix_nb import train_tunix
 
     ids = tok(PROMPT)["input_ids"]
-    tunix_model = params_safetensors.create_model_from_safe_tensors(
-        str(gemma_dir), gemma3_lib.ModelConfig.gemma3_270m(), mesh=None, dtype=jnp.float32)
+    tunix_model, _ = train_tunix.load_model(gemma_dir, dtype="fp32")  # the Tunix backend's own loader
     n = len(ids)
     logits_jax, _ = tunix_model(jnp.array([ids]), jnp.arange(n)[None], None, jnp.tril(jnp.ones((1, n, n), dtype=bool)))
     with torch.no_grad():

@@ -97,7 +97,7 @@ def test_missing_model_folder_exits_2(tmp_path):
 
 
 def test_submission_local_gpu_preset_runs_unchanged_but_for_model_and_device(tmp_path, tiny_model_dir):
-    """The GPU preset's recipe (bf16 autocast, Adafactor, batch 1 x accumulation 4, linear decay)
+    """The GPU preset's recipe (bf16 autocast, Adafactor, packed rows, chunked loss, compile, linear decay)
     runs through the same code on CPU; only the model folder, device and length are overridden."""
     res = run_cli("run", "--config", str(ROOT / "training/configs/submission_local_gpu.yaml"), "--run-id", "gpu-preset",
                   "--set", f"output.root={tmp_path}", "--set", f"model.source={tiny_model_dir}",

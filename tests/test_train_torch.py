@@ -151,3 +151,140 @@ def test_windowed_loss_equals_the_full_loss(tiny_model_dir, tiny_tokenizer):
             t["labels"][:, -keep:])
     assert keep < t["input_ids"].shape[1]
     torch.testing.assert_close(window, full)
+
+
+# --- speed levers: each must leave the loss and its gradients unchanged ----------------------
+
+def real_examples(tokenizer, n, start=0):
+    records = data.load_records(ROOT / "training/data/dev-reasoning-v2.jsonl", "train")[start:start + n]
+    return data.encode_train(records, tokenizer, 512)[0]
+
+
+def loss_and_grads(model, batches, loss_chunk_size=None):
+    """Summed loss over collated batches and every parameter's gradient (one backward each)."""
+    model.zero_grad(set_to_none=True)
+    total = 0.0
+    for b in batches:
+        loss = train_torch.batch_loss_sum(model, {k: torch.tensor(v) for k, v in b.items()}, loss_chunk_size)
+        loss.backward()
+        total += loss.item()
+    return total, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def assert_same(a, b):
+    (loss_a, grads_a), (loss_b, grads_b) = a, b
+    assert loss_a == pytest.approx(loss_b, rel=1e-5)
+    assert grads_a.keys() == grads_b.keys() and grads_a
+    for k in grads_a:  # fp32 rounding of a summed loss: tolerance relative to the tensor's scale
+        scale = float(grads_a[k].abs().max())
+        torch.testing.assert_close(grads_a[k], grads_b[k], rtol=1e-4, atol=1e-6 * max(scale, 1.0))
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_packed_loss_and_gradients_equal_the_padded_ones(tiny_model_dir, tiny_tokenizer, attn):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attn)
+    exs = real_examples(tiny_tokenizer, 5)
+    assert len({len(e) for e in exs}) > 1  # the padded batch really has padding
+    padded = loss_and_grads(model, [data.collate(exs, tiny_tokenizer.pad_token_id)])
+    packed = loss_and_grads(model, [data.collate_packed(exs)])
+    assert_same(padded, packed)
+
+
+def test_packed_attention_stays_inside_each_sample(tiny_model_dir, tiny_tokenizer):
+    """Each sample's logits inside a packed row equal its logits alone; the same row with plain
+    causal attention over the whole row (explicit all-ones mask) gives other logits, so it is the
+    block-diagonal mask derived from the position restarts that keeps samples apart."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    exs = real_examples(tiny_tokenizer, 3)
+    row = {k: torch.tensor(v) for k, v in data.collate_packed(exs).items() if k != "labels"}
+    row["use_cache"] = False  # as in training (with a KV cache transformers skips the packed mask)
+    with torch.no_grad():
+        packed = model(**row).logits[0]
+        leaky = model(**row, attention_mask=torch.ones_like(row["input_ids"])).logits[0]
+        alone = [model(input_ids=torch.tensor([e.input_ids])).logits[0] for e in exs]
+    torch.testing.assert_close(packed, torch.cat(alone), rtol=1e-4, atol=1e-4)
+    second = slice(len(exs[0]), len(exs[0]) + len(exs[1]))
+    assert (leaky[second] - alone[1]).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("softcap", [None, 1.0])
+@pytest.mark.parametrize("layout", ["padded", "packed"])
+def test_chunked_loss_and_gradients_equal_the_plain_ones(tiny_model_dir, tiny_tokenizer, softcap, layout):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.config.final_logit_softcapping = softcap  # Gemma 2 caps final logits; HF's forward reads this
+    exs = real_examples(tiny_tokenizer, 4, start=10)
+    batch = data.collate(exs, tiny_tokenizer.pad_token_id) if layout == "padded" else data.collate_packed(exs)
+    plain = loss_and_grads(model, [batch])
+    for chunk in (37, 4096):  # 37 does not divide the target count; 4096 is one chunk
+        assert_same(plain, loss_and_grads(model, [batch], loss_chunk_size=chunk))
+    if softcap is not None:  # the cap really changes the result, so it is really applied
+        model.config.final_logit_softcapping = None
+        uncapped = loss_and_grads(model, [batch], 37)[1]["model.embed_tokens.weight"]
+        capped = plain[1]["model.embed_tokens.weight"]
+        assert (uncapped - capped).norm() > 0.05 * capped.norm()
+
+
+def test_chunked_loss_never_computes_more_than_one_chunk_of_logits(tiny_model_dir, tiny_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    exs = real_examples(tiny_tokenizer, 4)
+    batch = {k: torch.tensor(v) for k, v in data.collate_packed(exs).items()}
+    rows = []
+    model.lm_head.register_forward_hook(lambda mod, args, out: rows.append(out.reshape(-1, out.shape[-1]).shape[0]))
+    loss = train_torch.batch_loss_sum(model, batch, loss_chunk_size=50)
+    forward_calls = len(rows)
+    loss.backward()
+    n_targets = int((batch["labels"][:, 1:] != -100).sum())
+    assert forward_calls == -(-n_targets // 50) and max(rows) == 50
+    assert len(rows) == 2 * forward_calls  # backward recomputed each chunk's logits instead of storing them
+    assert sum(rows[:forward_calls]) == n_targets  # prompt positions never get logits
+
+
+def test_chunked_loss_with_lora_equals_the_plain_loss(tiny_model_dir, tiny_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    cfg = load_config(None, ["training.lora.rank=4"])
+    model = train_torch.apply_lora(model, cfg.training)
+    for p in model.parameters():  # LoRA B starts at zero; move it so the adapters matter
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.02)
+    batch = data.collate_packed(real_examples(tiny_tokenizer, 3))
+    assert_same(loss_and_grads(model, [batch]), loss_and_grads(model, [batch], loss_chunk_size=64))
+
+
+def test_packed_chunked_run_trains(tmp_path, tiny_model_dir):
+    result, before, run = fit(tmp_path, "packed", "training.packing=true", "training.loss_chunk_size=256",
+                              "training.max_batch_tokens=1024")
+    rows = read_jsonl(run.dir / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, 13))
+    first, last = rows[0]["loss"], sum(r["loss"] for r in rows[-3:]) / 3
+    assert last < 0.75 * first, (first, last)
+    # A packed row holds several samples and no padding: tokens per step is the real count, within
+    # the budget, and rows are nearly full (an epoch's leftover row may be short).
+    tokens = sorted(r["tokens"] for r in rows)
+    assert tokens[-1] <= 1024 and tokens[len(tokens) // 2] > 900
+    after = result.model.state_dict()
+    assert all(not torch.equal(v, after[k]) for k, v in before.items())
+
+
+def test_compiled_layers_give_the_same_loss_and_gradients(tiny_model_dir, tiny_tokenizer):
+    """training.compile: torch.compile of each decoder layer (dynamic shapes: packed rows of
+    different lengths reuse one graph) is exact. About a minute on 2 CPU cores, mostly compiling."""
+    from transformers import AutoModelForCausalLM
+
+    eager = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa")
+    compiled = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa")
+    train_torch.compile_layers(compiled)
+    exs = real_examples(tiny_tokenizer, 6)
+    for rows in (exs[:3], exs[3:]):
+        batch = [data.collate_packed(rows)]
+        assert_same(loss_and_grads(eager, batch, 64), loss_and_grads(compiled, batch, 64))
+    assert compiled.state_dict().keys() == eager.state_dict().keys()  # checkpoints keep HF names

@@ -199,9 +199,12 @@ def _visible_files(folder: Path, pattern: str) -> list[Path]:
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
-    """The `checkpoints/step-NNNNNN` folder with the highest step, or None."""
+    """The checkpoint folder with the highest step, or None: `checkpoints/step-NNNNNN` (PyTorch) or
+    `checkpoints/actor/<step>` (Tunix; orbax's temp folders of an unfinished write do not match)."""
     steps = [(int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step-*")
              if p.is_dir() and (m := re.fullmatch(r"step-(\d+)", p.name))]
+    steps += [(int(p.name), p) for p in (run_dir / "checkpoints" / "actor").glob("*")
+              if p.is_dir() and p.name.isdigit()]
     return max(steps)[1] if steps else None
 
 
@@ -222,7 +225,7 @@ def collect_members(run_dir: Path, *, include_checkpoint: bool = False, root: Pa
     if include_checkpoint:
         ckpt = last_checkpoint(run_dir)
         if ckpt is None:
-            raise PackageError(f"{run_dir / 'checkpoints'}: no step-NNNNNN checkpoint folder; "
+            raise PackageError(f"{run_dir / 'checkpoints'}: no step-NNNNNN or actor/<step> checkpoint folder; "
                                "drop --include-checkpoint or package a run that saved one")
         for p in [q for q in ckpt.rglob("*") if q.is_file() and "__pycache__" not in q.parts]:
             members[f"{prefix}/{p.relative_to(run_dir).as_posix()}"] = p

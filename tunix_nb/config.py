@@ -84,7 +84,9 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
-    backend: Literal["torch"] = "torch"
+    # "torch" (PyTorch + transformers: GPU or CPU) or "tunix" (JAX: the competition's TPU stack,
+    # also on CPU/GPU); same data, metrics and evidence either way.
+    backend: Literal["torch", "tunix"] = "torch"
     # "auto" picks CUDA when there is one, else CPU. An accelerator asked for by name and not
     # found is an error (never a silent CPU fallback).
     device: Literal["auto", "cpu", "cuda", "tpu"] = "auto"
@@ -107,11 +109,29 @@ class TrainingConfig:
     grad_accum: int = 1
     # Clip the global grad norm to this; null disables clipping.
     max_grad_norm: float | None = 1.0
+    # Recompute activations in the backward pass (Tunix: remat of each decoder block).
     gradient_checkpointing: bool = False
+    # Padding-free packing: each micro-batch is one row of whole samples back to back, up to
+    # max_batch_tokens tokens, position ids restarting per sample and attention kept inside each
+    # sample (block-diagonal mask), so the loss is exactly the unpacked one with no pad compute.
+    # With eager/SDPA attention the masked row x row scores are still computed, so keep rows short
+    # (~512-1024 tokens): on the tiny CPU model (hidden 128) packing is slower than bucketing.
+    packing: bool = False
+    # Compute lm_head + cross-entropy over this many target positions at a time, recomputed in
+    # backward, so full fp32 logits over the vocabulary (256k for Gemma) are never held at once;
+    # only positions that predict a target get logits. null: one full logits tensor (exact either way).
+    loss_chunk_size: int | None = None
+    # torch.compile the model (first steps are slow while it compiles; exact, same loss).
+    compile: bool = False
     seed: int = 42
     log_every: int = 1
     # Save a checkpoint every N steps (null: only the final one, which is always saved).
     save_every: int | None = None
+    # Tunix: stop early so training and its final checkpoint end within this many minutes
+    # (measured step time after warm-up caps the steps; the manifest records what happened).
+    time_budget_minutes: float | None = None
+    # Tunix: devices on the mesh's tensor-parallel axis; the rest form the fsdp axis.
+    tensor_parallel: int = 1
 
     def __post_init__(self) -> None:
         _require(self.learning_rate > 0, "training.learning_rate", f"must be > 0 (got {self.learning_rate})")
@@ -136,6 +156,29 @@ class TrainingConfig:
         _require(self.log_every >= 1, "training.log_every", f"must be >= 1 (got {self.log_every})")
         _require(self.save_every is None or self.save_every >= 1, "training.save_every",
                  f"must be >= 1 or null (got {self.save_every})")
+        _require(self.loss_chunk_size is None or self.loss_chunk_size >= 1, "training.loss_chunk_size",
+                 f"must be >= 1 or null (got {self.loss_chunk_size})")
+        if self.packing:
+            _require(self.max_batch_tokens is not None, "training.packing",
+                     "needs training.max_batch_tokens (the length of a packed row), e.g. training.max_batch_tokens=4096")
+            _require(self.micro_batch_size is None, "training.micro_batch_size",
+                     "must be null with training.packing (a packed micro-batch is one row of up to "
+                     "training.max_batch_tokens tokens); set training.micro_batch_size=null")
+        _require(self.time_budget_minutes is None or self.time_budget_minutes > 0, "training.time_budget_minutes",
+                 f"must be > 0 or null (got {self.time_budget_minutes})")
+        _require(self.tensor_parallel >= 1, "training.tensor_parallel", f"must be >= 1 (got {self.tensor_parallel})")
+        if self.backend == "torch":
+            for name, value, default in (("time_budget_minutes", self.time_budget_minutes, None),
+                                         ("tensor_parallel", self.tensor_parallel, 1)):
+                _require(value == default, f"training.{name}",
+                         f"is used by backend: tunix only; remove it or set training.backend: tunix")
+        if self.backend == "tunix":
+            _require(self.lora is None or self.lora.dropout == 0.0, "training.lora.dropout",
+                     "the Tunix backend (qwix LoRA) trains without dropout; set it to 0")
+            for name, value, default in (("packing", self.packing, False), ("loss_chunk_size", self.loss_chunk_size, None),
+                                         ("compile", self.compile, False)):
+                _require(value == default, f"training.{name}",
+                         "is a PyTorch backend lever (XLA compiles the Tunix step itself); remove it for backend: tunix")
         if self.max_steps is not None:
             _require(self.warmup_steps < self.max_steps, "training.warmup_steps",
                      f"({self.warmup_steps}) must be smaller than training.max_steps ({self.max_steps})")

@@ -1,4 +1,6 @@
-"""Datasets: JSONL -> validated records -> token ids + loss mask -> length-bucketed batches.
+"""Datasets: JSONL -> validated records -> token ids + loss mask -> length-bucketed batches,
+or (training.packing) padding-free packed rows: several samples back to back in one row, with
+position ids restarting at 0 per sample so attention stays inside each sample.
 
 Everything here is a pure function of its inputs (the tokenizer is an argument), so the data
 order for a given seed is the same on every machine and every rerun.
@@ -180,6 +182,21 @@ def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, list[list[int]]]
     return out
 
 
+def collate_packed(batch: Sequence[Encoded]) -> dict[str, list[list[int]]]:
+    """One padding-free row: the samples back to back, position_ids restarting at 0 for each.
+
+    No attention_mask on purpose: given none, transformers derives a block-diagonal (per-sample)
+    causal mask from the position-id restarts (`masking_utils.find_packed_sequence_indices`), so
+    no token attends across a sample boundary. Each sample's first label is ignored, so no
+    token is ever trained to predict the next sample's first token."""
+    ids, pos, labels = [], [], []
+    for e in batch:
+        ids += e.input_ids
+        pos += range(len(e))
+        labels += [IGNORE_INDEX, *e.labels[1:]]
+    return {"input_ids": [ids], "position_ids": [pos], "labels": [labels]}
+
+
 # --- batching -------------------------------------------------------------------------------
 
 BUCKET_SIZE = 256  # samples sorted together: big enough to cut padding, small enough to stay random
@@ -213,26 +230,61 @@ def epoch_batches(lengths: Sequence[int], *, seed: int, epoch: int, max_batch_to
     return batches
 
 
+def epoch_packs(lengths: Sequence[int], *, seed: int, epoch: int, max_batch_tokens: int) -> list[list[int]]:
+    """One epoch of packed rows (lists of sample indices), each at most max_batch_tokens tokens.
+
+    Shuffle, cut into buckets, pack each bucket first-fit-decreasing (rows come out nearly
+    full), then shuffle the rows. Nothing is padded, so a row's cost is its real token count."""
+    too_long = [i for i, n in enumerate(lengths) if n > max_batch_tokens]
+    if too_long:
+        raise ValueError(f"sample {too_long[0]} ({lengths[too_long[0]]} tokens) exceeds max_batch_tokens={max_batch_tokens}")
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    rows: list[list[int]] = []
+    for start in range(0, len(order), BUCKET_SIZE):
+        bucket_rows: list[list[int]] = []
+        free: list[int] = []
+        for i in sorted(order[start:start + BUCKET_SIZE], key=lambda i: (-lengths[i], i)):
+            slot = next((r for r, room in enumerate(free) if lengths[i] <= room), None)
+            if slot is None:
+                bucket_rows.append([])
+                free.append(max_batch_tokens)
+                slot = len(free) - 1
+            bucket_rows[slot].append(i)
+            free[slot] -= lengths[i]
+        rows += bucket_rows
+    rng.shuffle(rows)
+    return rows
+
+
 def plan_steps(lengths: Sequence[int], *, seed: int, grad_accum: int, max_batch_tokens: int | None,
                micro_batch_size: int | None, epochs: float | None = None,
-               max_steps: int | None = None) -> list[list[list[int]]]:
+               max_steps: int | None = None, packing: bool = False) -> list[list[list[int]]]:
     """The whole run's schedule: steps -> micro-batches -> sample indices, decided up front so
-    the data position of any step is known (and the same on every rerun)."""
+    the data position of any step is known (and the same on every rerun). With packing, a
+    micro-batch is one packed row (`epoch_packs`) instead of a padded bucket."""
     if (epochs is None) == (max_steps is None):
         raise ValueError("give exactly one of epochs and max_steps")
     if not lengths:
         raise UserError("data.train_file: no training samples left (all longer than data.max_seq_len?)")
-    kw = dict(seed=seed, max_batch_tokens=max_batch_tokens, micro_batch_size=micro_batch_size)
+    if packing:
+        if max_batch_tokens is None:
+            raise ValueError("packing needs max_batch_tokens")
+        make = lambda epoch: epoch_packs(lengths, seed=seed, epoch=epoch, max_batch_tokens=max_batch_tokens)
+    else:
+        make = lambda epoch: epoch_batches(lengths, seed=seed, epoch=epoch, max_batch_tokens=max_batch_tokens,
+                                           micro_batch_size=micro_batch_size)
     stream: list[list[int]] = []
     if epochs is not None:
         for epoch in range(math.ceil(epochs)):
-            batches = epoch_batches(lengths, epoch=epoch, **kw)
+            batches = make(epoch)
             fraction = min(1.0, epochs - epoch)
             stream += batches[: max(1, round(fraction * len(batches)))]
     else:
         epoch = 0
         while len(stream) < max_steps * grad_accum:
-            stream += epoch_batches(lengths, epoch=epoch, **kw)
+            stream += make(epoch)
             epoch += 1
         stream = stream[: max_steps * grad_accum]
     return [stream[i:i + grad_accum] for i in range(0, len(stream), grad_accum)]

@@ -42,7 +42,7 @@ class ModelShape:
 @dataclass(frozen=True)
 class DevicePlan:
     mode: str  # "smoke" (prove the pipeline) | "full" (the judged TPU run) | "local" (own GPU/CPU)
-    backend: str  # "torch"
+    backend: str  # "torch" | "tunix"
     device: str  # "cpu" | "cuda"
     device_name: str
     device_count: int
@@ -108,11 +108,16 @@ def _host_memory_gb() -> float | None:
 def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle: bool = False) -> DevicePlan:
     t = cfg.training
     reasons: list[str] = []
-    if hw.platform == "tpu":
+    tunix = t.backend == "tunix"
+    if hw.platform == "tpu" and not tunix:
         raise UserError(f"training.backend: torch cannot use the {hw.name} x{hw.count} it found; "
                         "TPU runs use the Tunix backend (backend: tunix), or pick a GPU/CPU session")
-    if hw.platform == "cuda":
-        _check_torch_build(hw)
+    if hw.platform == "tpu":
+        reasons.append(f"{hw.name} x{hw.count}" + (f", {hw.memory_gb} GB HBM each" if hw.memory_gb else "")
+                       + f"; mesh fsdp={hw.count // t.tensor_parallel} x tp={t.tensor_parallel}")
+    elif hw.platform == "cuda":
+        if not tunix:  # JAX brings its own CUDA kernels: the torch build does not matter to it
+            _check_torch_build(hw)
         reasons.append(f"{hw.name} x{hw.count}: sm_{hw.compute_capability[0]}{hw.compute_capability[1]}, "
                        f"{hw.memory_gb} GB, bf16 {'yes' if hw.bf16 else 'no'}")
     else:
@@ -121,15 +126,18 @@ def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle:
     if t.dtype == "bf16" and hw.platform == "cuda" and not hw.bf16:
         raise UserError(f"training.dtype: bf16 is not supported on {hw.name}; use fp32 "
                         "(fp16 is not offered: Gemma overflows in it)")
-    fast_bf16 = hw.platform == "cuda" and hw.bf16
+    fast_bf16 = hw.platform in ("cuda", "tpu") and hw.bf16
     dtype = "bf16" if t.dtype == "bf16" or (t.dtype == "auto" and fast_bf16) else "fp32"
     why = {("auto", True): f"bf16 supported on {hw.name}", ("auto", False): f"no fast bf16 on {hw.name}"}
+    how = " (bf16 weights, fp32 loss)" if tunix else " (autocast, fp32 master weights)"
     reasons.append(f"training.dtype={t.dtype}: {why.get((t.dtype, fast_bf16), 'as configured')} -> {dtype}"
-                   + (" (autocast, fp32 master weights)" if dtype == "bf16" else ""))
+                   + (how if dtype == "bf16" else ""))
 
     small_model = cfg.model.source == "builtin:tiny-gemma3"
-    mode = "smoke" if small_model or (on_kaggle and hw.platform == "cuda") else "local"
-    reasons.append(f"mode {mode}: " + ("built-in tiny model" if small_model else
+    mode = ("full" if hw.platform == "tpu" else
+            "smoke" if small_model or (on_kaggle and hw.platform == "cuda") else "local")
+    reasons.append(f"mode {mode}: " + ("TPU run (the judged setting)" if mode == "full" else
+                                       "built-in tiny model" if small_model else
                                        "Kaggle GPU session (smoke run)" if mode == "smoke" else "own machine"))
     batching = (f"micro-batches of <= {t.max_batch_tokens or '-'} tokens / <= {t.micro_batch_size or '-'} rows "
                 f"x grad_accum {t.grad_accum}; {'LoRA r=' + str(t.lora.rank) if t.lora else 'full fine-tuning'}, "
@@ -139,7 +147,8 @@ def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle:
     memory = {}
     if shape is not None:
         memory = estimate_memory(cfg, shape, dtype)
-        available = hw.memory_gb
+        # Tunix shards weights and optimizer state over every device of the mesh.
+        available = hw.memory_gb * hw.count if (tunix and hw.memory_gb and hw.platform != "cpu") else hw.memory_gb
         if available:
             memory["available_gb"] = available
             budget = available * MEMORY_HEADROOM
@@ -186,7 +195,8 @@ def estimate_memory(cfg: Config, shape: ModelShape, dtype: str) -> dict:
     tokens = t.max_batch_tokens or (t.micro_batch_size or 1) * cfg.data.max_seq_len
     per_layer = (2 if t.gradient_checkpointing else 34) * shape.hidden_size * act_bytes  # per token
     activations = tokens * shape.num_layers * per_layer
-    logits = tokens * shape.vocab_size * 4 * 2  # fp32 logits and their gradient
+    # fp32 logits and their gradient; with training.loss_chunk_size only one chunk at a time
+    logits = min(tokens, t.loss_chunk_size or tokens) * shape.vocab_size * 4 * 2
     parts = {"weights_gb": weights, "grads_gb": grads, "optimizer_gb": optimizer,
              "activations_gb": activations, "logits_gb": logits}
     out = {k: round(v / GB, 2) for k, v in parts.items()}

@@ -396,7 +396,10 @@ def run_status(run_dir: Path) -> str:
                 status = "running (a live process holds it)"
     metrics = run_dir / "metrics.jsonl"
     steps = [r["step"] for r in _safe_jsonl(metrics)] if metrics.exists() else []
-    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) if (run_dir / "checkpoints").is_dir() else []
+    root = run_dir / "checkpoints"  # step-NNNNNN (PyTorch) or actor/<step> (Tunix, orbax)
+    checkpoints = sorted((p for p in root.glob("step-*")), key=lambda p: p.name) + sorted(
+        (p for p in root.glob("actor/*") if p.name.isdigit()), key=lambda p: int(p.name))
+    checkpoints = [p.relative_to(root).as_posix() for p in checkpoints]
     parts = [f"{run_dir}: {status}"]
     if manifest.get("status_reason"):
         parts.append(f"reason: {manifest['status_reason']}")

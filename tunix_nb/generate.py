@@ -1,7 +1,13 @@
 """Batched greedy generation for evaluation (PyTorch): left padding, KV cache, stop at end of turn.
 
 Prompts are sorted by length before batching so a batch carries little padding; outputs are
-returned in the input order.
+returned in the input order. The decode loop is our own, not `model.generate`: no logits
+processors or stopping-criteria objects, one argmax and one "all rows done?" check per step,
+and a mask over the whole cache made once per batch. It computes exactly what HF's greedy
+`generate` computes (a test compares the token ids). With `compile=True` the one-token decode
+step is torch.compiled ("reduce-overhead": CUDA graphs on a GPU) over a static KV cache
+(allocated once per batch, so every step has the same shapes); without it the cache is HF's
+dynamic one (as fast on CPU, and it accepts the mixed fp32/bf16 keys bf16 autocast can produce).
 """
 
 from __future__ import annotations
@@ -15,35 +21,23 @@ from .prompts import encode_prompt
 
 
 def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int,
-             device: str, dtype: str = "fp32", desc: str = "eval") -> list[str]:
+             device: str, dtype: str = "fp32", desc: str = "eval", compile: bool = False) -> list[str]:
     """Greedy completions of token-id prompts, decoded without special tokens."""
-    import torch
     from tqdm import tqdm  # plain text bars: they render in terminals, logs and papermill outputs
-    from transformers import GenerationConfig
 
     stops = stop_token_ids(tokenizer)
-    # Explicit config: a checkpoint's own generation_config may ask for sampling.
-    gen_config = GenerationConfig(do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=stops,
-                                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id)
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
     outputs: list[str] = [""] * len(prompts)
     new_tokens = 0
     start = time.perf_counter()
     bar = tqdm(total=len(prompts), desc=desc, unit="item", dynamic_ncols=True, mininterval=1.0)
-    # Same precision as training: bf16 autocast over the fp32 master weights.
-    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=(dtype == "bf16"))
-    model.eval()
+    decoder = Decoder(model, device=device, dtype=dtype, compile=compile)
     try:
         for lo in range(0, len(order), batch_size):
             idx = order[lo:lo + batch_size]
-            width = max(len(prompts[i]) for i in idx)
-            ids = [[tokenizer.pad_token_id] * (width - len(prompts[i])) + prompts[i] for i in idx]
-            mask = [[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in idx]
-            with torch.inference_mode(), autocast:
-                out = model.generate(input_ids=torch.tensor(ids, device=device),
-                                     attention_mask=torch.tensor(mask, device=device),
-                                     generation_config=gen_config)
-            for row, i in zip(out[:, width:].tolist(), idx):
+            rows = decoder.greedy([prompts[i] for i in idx], max_new_tokens=max_new_tokens, stop_ids=stops,
+                                  pad_id=tokenizer.pad_token_id)
+            for row, i in zip(rows, idx):
                 row = _cut_at_stop(row, stops)
                 new_tokens += len(row)
                 outputs[i] = tokenizer.decode(row, skip_special_tokens=True)
@@ -54,8 +48,65 @@ def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: 
     return outputs
 
 
+class Decoder:
+    """Greedy decoding over a KV cache (static when compiled, or when static_cache=True); one
+    instance serves many batches (the compiled decode step is reused)."""
+
+    def __init__(self, model, *, device: str, dtype: str = "fp32", compile: bool = False,
+                 static_cache: bool | None = None):
+        import torch
+
+        self.model, self.device = model, device
+        self.static_cache = compile if static_cache is None else static_cache
+        # Same precision as training: bf16 autocast over the fp32 master weights.
+        self.autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=(dtype == "bf16"))
+        self.step = model
+        if compile:
+            # Static shapes (the cache and the full-length mask never change size within a batch),
+            # so CUDA graphs can replay the step.
+            self.step = torch.compile(model, mode="reduce-overhead", dynamic=False)
+
+    def greedy(self, prompts: Sequence[list[int]], *, max_new_tokens: int, stop_ids: Sequence[int],
+               pad_id: int) -> list[list[int]]:
+        """New token ids per prompt (left-padded together); a row that emitted a stop id gets
+        pad_id after it, and decoding ends when every row has stopped."""
+        import torch
+        from transformers import DynamicCache, StaticCache
+
+        model, device = self.model, self.device
+        model.eval()
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[pad_id] * (width - len(p)) + list(p) for p in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        # HF's positions for left padding: count real tokens; pads get a dummy position (masked anyway).
+        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
+        # One mask over the whole cache (future slots marked real; causality hides them), so every
+        # decode step sees the same shapes.
+        full_mask = torch.cat([mask, mask.new_ones(len(prompts), max_new_tokens)], dim=1)
+        cache = (StaticCache(config=model.config, max_cache_len=width + max_new_tokens) if self.static_cache
+                 else DynamicCache(config=model.config))
+        stops = torch.tensor(list(stop_ids), device=device)
+        out = torch.full((len(prompts), max_new_tokens), pad_id, dtype=torch.long, device=device)
+        done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
+        with torch.inference_mode(), self.autocast:
+            logits = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, past_key_values=cache,
+                           use_cache=True, logits_to_keep=1).logits
+            position = positions[:, -1:] + 1
+            n = 0
+            for n in range(1, max_new_tokens + 1):
+                token = torch.where(done, pad_id, logits[:, -1].argmax(-1))
+                out[:, n - 1] = token
+                done |= torch.isin(token, stops)
+                if n == max_new_tokens or bool(done.all()):
+                    break
+                logits = self.step(input_ids=token[:, None], attention_mask=full_mask, position_ids=position,
+                                   past_key_values=cache, use_cache=True, logits_to_keep=1).logits
+                position = position + 1
+        return out[:, :n].tolist()
+
+
 def _cut_at_stop(row: list[int], stops: list[int]) -> list[int]:
-    """Drop the stop token and the padding generate() appends after a row finished early."""
+    """Drop the stop token and the padding appended after a row finished early."""
     for j, tok in enumerate(row):
         if tok in stops:
             return row[:j]
@@ -63,9 +114,9 @@ def _cut_at_stop(row: list[int], stops: list[int]) -> list[int]:
 
 
 def predict(model, tokenizer, records: Sequence[EvalRecord], *, max_new_tokens: int, batch_size: int,
-            device: str, dtype: str = "fp32", desc: str = "eval") -> list[dict]:
+            device: str, dtype: str = "fp32", desc: str = "eval", compile: bool = False) -> list[dict]:
     """Rows `{"id", "prediction"}` (the raw model text), the input of `scoring.score_predictions`."""
     prompts = [encode_prompt(tokenizer, r.prompt) for r in records]
     texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                     device=device, dtype=dtype, desc=desc)
+                     device=device, dtype=dtype, desc=desc, compile=compile)
     return [{"id": r.id, "prediction": t} for r, t in zip(records, texts)]

@@ -8,6 +8,8 @@ Accepted `model.source` forms (each ends as an HF safetensors folder on disk):
                                need the HF token)
   - a Kaggle model handle:     kaggle:google/gemma-3/transformers/gemma-3-1b-it[/VERSION]
                                (read from /kaggle/input when the notebook has it attached)
+A Kaggle Flax Gemma 2 folder (kaggle:google/gemma-2/flax/gemma2-2b-it: an orbax checkpoint beside
+`tokenizer.model`, no config.json) is accepted too, for the Tunix backend only.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def resolve_source(spec: str, revision: str | None = None, token: str | None = N
         return _kaggle(spec)
     path = resolve_path(spec)
     if path.is_dir():
-        if not (path / "config.json").is_file():
+        if not (path / "config.json").is_file() and flax_checkpoint(path) is None:
             raise UserError(f"model.source: {path} has no config.json, so it is not an HF model folder; "
                             f"accepted: {ACCEPTED_FORMS}")
         return ModelSource(spec, "local", path)
@@ -94,7 +96,7 @@ def _kaggle(spec: str) -> ModelSource:
     if mounted.is_dir():
         versions = sorted((p for p in mounted.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
         chosen = mounted / m["version"] if m["version"] else (versions[-1] if versions else None)
-        if chosen is not None and (chosen / "config.json").is_file():
+        if chosen is not None and ((chosen / "config.json").is_file() or flax_checkpoint(chosen)):
             return ModelSource(spec, "kaggle", chosen, revision=chosen.name)
     try:
         import kagglehub
@@ -104,6 +106,28 @@ def _kaggle(spec: str) -> ModelSource:
         raise UserError(f"model.source: cannot get {spec!r} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
                         "attach the model to the notebook (Add Input) or log in to Kaggle") from None
     return ModelSource(spec, "kaggle", path, revision=m["version"])
+
+
+def flax_checkpoint(path: Path) -> Path | None:
+    """The orbax checkpoint folder of a Kaggle Flax Gemma download (`<variation>/` beside
+    `tokenizer.model`, no config.json), or None for any other folder."""
+    if (path / "config.json").is_file() or not (path / "tokenizer.model").is_file():
+        return None
+    found = [p for p in path.iterdir() if p.is_dir() and any((p / f).is_file() for f in ("_METADATA", "checkpoint"))]
+    return found[0] if len(found) == 1 else None
+
+
+def flax_shapes(checkpoint: Path) -> dict[str, tuple[int, ...]]:
+    """'transformer/layer_0/attn/q_einsum/w' -> shape, from the checkpoint's metadata (no weights read)."""
+    import orbax.checkpoint as ocp
+
+    meta = ocp.StandardCheckpointer().metadata(str(checkpoint))
+    tree = getattr(meta, "item_metadata", meta)
+    out = {}
+    for key, leaves in dict(tree).items():
+        for leaf, m in dict(leaves).items():
+            out[f"{key}/{leaf}"] = tuple(m.shape)
+    return out
 
 
 def _tensors(path: Path) -> dict[str, dict]:
@@ -121,6 +145,8 @@ def _tensors(path: Path) -> dict[str, dict]:
 
 def check_lora_targets(path: Path, targets) -> None:
     """Refuse LoRA target modules the model does not have, before anything is written."""
+    if flax_checkpoint(path):
+        return  # Flax Gemma: the Tunix backend maps the HF names itself (train_tunix.qwix_module_path)
     modules = {name.rsplit(".", 2)[-2] for name in _tensors(path) if name.count(".") >= 2}
     missing = [m for m in targets if m not in modules]
     if missing:
@@ -136,6 +162,13 @@ def model_shape(path: Path):
 
     from .device import ModelShape
 
+    checkpoint = flax_checkpoint(path)
+    if checkpoint is not None:
+        shapes = flax_shapes(checkpoint)
+        vocab, hidden = shapes["transformer/embedder/input_embedding"]
+        layers = len({k.split("/")[1] for k in shapes if k.split("/")[1].startswith("layer_")})
+        return ModelShape(params=sum(math.prod(s) for s in shapes.values()), num_layers=layers,
+                          hidden_size=hidden, vocab_size=vocab)
     cfg = json.loads((path / "config.json").read_text())
     cfg = cfg.get("text_config", cfg)  # multimodal Gemma 3 configs nest the text model
     params = sum(math.prod(t["shape"]) for t in _tensors(path).values())
@@ -146,7 +179,12 @@ def model_shape(path: Path):
 def load_tokenizer(path: Path):
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(path)
+    if flax_checkpoint(path):  # only SentencePiece's tokenizer.model: rebuild Gemma's HF tokenizer from it
+        from .packaged import read_spm_vocab, tokenizer_from_vocab
+
+        tok = tokenizer_from_vocab(*read_spm_vocab(path / "tokenizer.model"), source=path / "tokenizer.model")
+    else:
+        tok = AutoTokenizer.from_pretrained(path)
     missing = [name for name, tid in (("bos", tok.bos_token_id), ("eos", tok.eos_token_id),
                                       (END_OF_TURN, stop_token_id(tok))) if tid is None]
     if missing:
@@ -173,6 +211,9 @@ def load_torch_model(source: ModelSource, *, dtype: str, lora: bool, attn_implem
     import torch
     from transformers import AutoModelForCausalLM
 
+    if flax_checkpoint(source.path):
+        raise UserError(f"model.source: {source.spec} is a Flax checkpoint, which only the Tunix backend loads; "
+                        "set training.backend: tunix, or use the model's transformers variation")
     torch_dtype = torch.bfloat16 if (dtype == "bf16" and lora) else torch.float32
     return AutoModelForCausalLM.from_pretrained(
         source.path, dtype=torch_dtype, attn_implementation=attn_implementation

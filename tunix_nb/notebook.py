@@ -48,6 +48,14 @@ def finish(session: pipeline.Session) -> Path:
     return run.dir
 
 
+def judge_handles(session: pipeline.Session) -> tuple:
+    """The names the competition's judges read: (lora_policy, tokenizer, model_config,
+    MAX_PROMPT_LENGTH, CKPT_DIR); prints where the checkpoints are."""
+    handles = pipeline.judge_handles(session)
+    print(f"lora_policy: {type(handles[0]).__name__}; MAX_PROMPT_LENGTH={handles[3]}; CKPT_DIR={handles[4]}")
+    return handles
+
+
 def package(run_dir: Path) -> Path:
     """Zip the run with the code and data (tools/package_submission.py), verified."""
     tool = _load_tool()

@@ -67,12 +67,26 @@ def read_vocab(gguf_path: Path) -> tuple[list[str], list[float], list[int]]:
     return values("tokenizer.ggml.tokens"), values("tokenizer.ggml.scores"), values("tokenizer.ggml.token_type")
 
 
+def read_spm_vocab(model_file: Path) -> tuple[list[str], list[float], list[int]]:
+    """The same three lists from a SentencePiece `tokenizer.model` (Kaggle's Flax Gemma checkpoints);
+    SentencePiece numbers its piece types as GGUF does."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(Path(model_file).read_bytes())
+    return [p.piece for p in proto.pieces], [p.score for p in proto.pieces], [p.type for p in proto.pieces]
+
+
 def build_tokenizer(gguf_path: Path):
+    return tokenizer_from_vocab(*read_vocab(gguf_path), source=gguf_path)
+
+
+def tokenizer_from_vocab(pieces: list[str], scores: list[float], types: list[int], *, source: Path):
+    """Gemma's HF tokenizer from its piece list, scores and piece types."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
     from transformers.convert_slow_tokenizer import generate_merges
 
-    pieces, scores, types = read_vocab(gguf_path)
     vocab = {p: i for i, p in enumerate(pieces)}
     # SentencePiece-BPE merges the pair whose merged piece scores highest: derive the ranked merges
     # from the scores. Special/user pieces never take part in merges.
@@ -90,7 +104,7 @@ def build_tokenizer(gguf_path: Path):
     tok.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, bos_id)])
     if pieces[:4] != ["<pad>", EOS, BOS, "<unk>"]:
-        raise UserError(f"{gguf_path}: unexpected special tokens {pieces[:4]}; not a Gemma GGUF")
+        raise UserError(f"{source}: unexpected special tokens {pieces[:4]}; not a Gemma tokenizer")
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token="<pad>", unk_token="<unk>",
         additional_special_tokens=[START_OF_TURN, END_OF_TURN], padding_side="left", model_max_length=32768,

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import auth, data, device, evidence, generate, models, report, scoring, train_torch
+from . import sample_tunix, train_tunix  # JAX/Tunix are imported inside their functions, only when used
 from .config import Config, resolve_path
 from .errors import UserError
 
@@ -30,6 +31,8 @@ class Session:
     run: evidence.Run | None = None
     resume_from: Path | None = None  # the checkpoint an unfinished run continues from
     model: object = None
+    model_config: object = None  # Tunix's ModelConfig (tunix backend)
+    mesh: object = None  # the device mesh (tunix backend)
     result: train_torch.TrainResult | None = None
     before: tuple[list, dict] | None = field(default=None, repr=False)
     summary: dict | None = None
@@ -63,6 +66,8 @@ def prepare(cfg: Config) -> Session:
                         f"{cfg.data.max_seq_len} tokens; raise data.max_seq_len")
     if cfg.training.lora is not None:
         models.check_lora_targets(source.path, cfg.training.lora.target_modules)
+    if cfg.training.backend == "tunix":  # what Tunix cannot load or adapt is refused before the run dir exists
+        train_tunix.check(cfg, source.path)
     return Session(cfg=cfg, plan=plan, source=source, tokenizer=tokenizer, examples=examples, skipped=skipped,
                    eval_records=eval_records, train_path=train_path, eval_path=eval_path)
 
@@ -75,17 +80,25 @@ def start(s: Session) -> Path:
     print(f"run dir: {s.run.dir}")
     with s.run.failing():
         if s.run.manifest.get("resumes"):
-            s.resume_from = train_torch.latest_checkpoint(s.run.dir, s.run.log)
-            step = int(s.resume_from.name.split("-")[1]) if s.resume_from else 0
+            if tunix(s):
+                step = train_tunix.latest_step(s.run.dir, s.run.log)
+                name = f"step {step}" if step else None
+            else:
+                s.resume_from = train_torch.latest_checkpoint(s.run.dir, s.run.log)
+                step = int(s.resume_from.name.split("-")[1]) if s.resume_from else 0
+                name = s.resume_from.name if s.resume_from else None
             dropped = evidence.truncate_metrics(s.run.dir / "metrics.jsonl", step)
-            s.run.update(resumed_from=s.resume_from.name if s.resume_from else None)
-            print(f"resuming {s.run.id} from " + (f"checkpoint {s.resume_from.name}" if s.resume_from else "the start")
+            s.run.update(resumed_from=name)
+            print(f"resuming {s.run.id} from " + (f"checkpoint {name}" if name else "the start")
                   + f" ({dropped} metrics lines after it dropped)")
         s.run.log.info("%s", s.plan.describe())
         s.run.log.info("data: %d training samples (%d skipped: longer than data.max_seq_len=%d), %d eval items",
                        len(s.examples), s.skipped, s.cfg.data.max_seq_len, len(s.eval_records))
-        s.model = models.load_torch_model(s.source, dtype=s.plan.dtype, lora=s.cfg.training.lora is not None,
-                                          attn_implementation=s.cfg.model.attn_implementation)
+        if tunix(s):
+            s.model, s.model_config, s.mesh = train_tunix.build_lora_policy(s.cfg, s.source.path, s.plan.dtype)
+        else:
+            s.model = models.load_torch_model(s.source, dtype=s.plan.dtype, lora=s.cfg.training.lora is not None,
+                                              attn_implementation=s.cfg.model.attn_implementation)
     return s.run.dir
 
 
@@ -94,8 +107,11 @@ def train(s: Session) -> Path:
     with s.run.failing():
         if s.cfg.eval.compare_base:
             s.before = _score(s, s.model, "eval (base)")
-        s.result = train_torch.train(s.cfg, s.model, s.tokenizer, s.examples, s.run, s.plan.device, s.plan.dtype,
-                                     resume=s.resume_from)
+        if tunix(s):
+            s.result = train_tunix.train(s.cfg, s.model, s.tokenizer, s.examples, s.run, s.mesh)
+        else:
+            s.result = train_torch.train(s.cfg, s.model, s.tokenizer, s.examples, s.run, s.plan.device,
+                                         s.plan.dtype, resume=s.resume_from)
         s.run.update(metrics={**s.result.summary(), "skipped_samples": s.skipped})
         return report.plot_loss(evidence.read_jsonl(s.run.dir / "metrics.jsonl"), s.run.dir / "loss_curve.png")
 
@@ -121,7 +137,26 @@ def finish(s: Session) -> evidence.Run:
     return s.run
 
 
+def judge_handles(s: Session) -> tuple:
+    """What the competition's judges' cells read after ours: (lora_policy, tokenizer, model_config,
+    MAX_PROMPT_LENGTH, CKPT_DIR). They restore CKPT_DIR/actor/<largest step>/model_params into
+    lora_policy and sample with Tunix (tunix backend; a torch run hands over its own model and config)."""
+    model = s.result.model if s.result else s.model
+    config = s.model_config if tunix(s) else model.config
+    return model, s.tokenizer, config, s.cfg.data.max_seq_len, s.run.dir / "checkpoints"
+
+
+def tunix(s: Session) -> bool:
+    return s.cfg.training.backend == "tunix"
+
+
 def _score(s: Session, model, desc: str) -> tuple[list, dict]:
+    if tunix(s):
+        with s.mesh:
+            predictions = sample_tunix.predict(model, s.model_config, s.tokenizer, s.eval_records, desc=desc,
+                                               max_new_tokens=s.cfg.eval.max_new_tokens,
+                                               batch_size=s.cfg.eval.batch_size)
+        return scoring.score_predictions(predictions, [asdict(r) for r in s.eval_records])
     predictions = generate.predict(model, s.tokenizer, s.eval_records, device=s.plan.device, dtype=s.plan.dtype,
                                    desc=desc, max_new_tokens=s.cfg.eval.max_new_tokens,
                                    batch_size=s.cfg.eval.batch_size)

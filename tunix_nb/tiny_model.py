@@ -18,11 +18,11 @@ from .prompts import BOS, END_OF_TURN, EOS, START_OF_TURN, format_completion, fo
 
 NAME = "tiny-gemma3"
 SPEC = {
-    "version": 1,  # bump when the build changes, so caches are rebuilt
+    "version": 2,  # bump when the build changes, so caches are rebuilt
     "vocab_size": 1024,
     "hidden_size": 128,
     "intermediate_size": 512,
-    "num_hidden_layers": 4,
+    "num_hidden_layers": 6,
     "num_attention_heads": 4,
     "num_key_value_heads": 1,
     "head_dim": 32,
@@ -101,8 +101,10 @@ def build_tiny_model(out_dir: Path, texts: list[str]) -> None:
         head_dim=SPEC["head_dim"],
         query_pre_attn_scalar=SPEC["head_dim"],
         sliding_window=SPEC["sliding_window"],
-        # Gemma 3 interleaves local (sliding) and global attention; keep one global layer here.
-        layer_types=["sliding_attention"] * (SPEC["num_hidden_layers"] - 1) + ["full_attention"],
+        # Gemma 3's own pattern (five sliding-window layers, then a global one), which Tunix's
+        # Gemma 3 code hard-wires: the two backends then compute the same function.
+        layer_types=["full_attention" if (i + 1) % 6 == 0 else "sliding_attention"
+                     for i in range(SPEC["num_hidden_layers"])],
         rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
                          "full_attention": {"rope_type": "default", "rope_theta": 1_000_000.0}},
         max_position_embeddings=SPEC["max_position_embeddings"],

@@ -4,6 +4,11 @@ Contract shared with the Tunix backend: `train(cfg, model, tokenizer, examples, 
 the same `metrics.jsonl` keys, checkpoints in the run dir. The whole schedule (which samples
 go into which micro-batch of which step) is planned up front by `data.plan_steps`, so a seed
 gives the same data order and, on CPU, the same loss curve.
+
+Speed levers, each exact (same loss up to float rounding): `training.packing` (padding-free
+packed rows, attention kept inside each sample), `training.loss_chunk_size` (lm_head + CE over
+chunks of target positions, recomputed in backward: never a full fp32 logits tensor) and
+`training.compile` (torch.compile of each decoder layer).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .config import Config, TrainingConfig
-from .data import collate, plan_steps
+from .data import collate, collate_packed, plan_steps
 from .evidence import MetricsWriter, Run, read_jsonl
 from .prompts import IGNORE_INDEX, Encoded
 
@@ -57,10 +62,12 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False  # no KV cache while training
     model.to(device).train()
+    if t.compile:
+        compile_layers(model)
 
     schedule = plan_steps([len(e) for e in examples], seed=t.seed, grad_accum=t.grad_accum,
                           max_batch_tokens=t.max_batch_tokens, micro_batch_size=t.micro_batch_size,
-                          epochs=t.epochs, max_steps=t.max_steps)
+                          epochs=t.epochs, max_steps=t.max_steps, packing=t.packing)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, t, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(t, len(schedule)))
@@ -84,19 +91,17 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
             if step <= state["step"]:
                 continue  # done before the resumed checkpoint
             step_start = time.perf_counter()
-            batches = [collate([examples[i] for i in mb], tokenizer.pad_token_id) for mb in micro_batches]
+            batches = [collate_packed([examples[i] for i in mb]) if t.packing
+                       else collate([examples[i] for i in mb], tokenizer.pad_token_id) for mb in micro_batches]
             # Normalise by the step's target-token count: every completion token weighs the same,
-            # however the step was split into micro-batches.
-            n_targets = sum(sum(l != IGNORE_INDEX for l in row) for b in batches for row in b["labels"])
-            step_tokens = sum(sum(row) for b in batches for row in b["attention_mask"])
+            # however the step was split into micro-batches (or packed into rows).
+            n_targets = sum(sum(l != IGNORE_INDEX for l in row[1:]) for b in batches for row in b["labels"])
+            step_tokens = sum(len(examples[i]) for mb in micro_batches for i in mb)  # real tokens, no padding
             loss_sum = 0.0
             for b in batches:
                 tensors = {k: torch.tensor(v, device=device) for k, v in b.items()}
-                keep = logits_window(b["labels"])
                 with autocast:
-                    logits = model(input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"],
-                                   logits_to_keep=keep).logits
-                loss = token_loss_sum(logits, tensors["labels"][:, -keep:]) / n_targets
+                    loss = batch_loss_sum(model, tensors, t.loss_chunk_size) / n_targets
                 loss.backward()
                 loss_sum += loss.item()
             grad_norm = clip_and_norm(params, t.max_grad_norm)
@@ -135,6 +140,57 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
     final_loss = losses[-1] if losses else read_last_loss(run.dir / "metrics.jsonl")
     return TrainResult(model=model, steps=len(schedule), first_loss=state["first_loss"], final_loss=final_loss,
                        tokens=tokens_seen, train_seconds=time.perf_counter() - start, checkpoint=checkpoint)
+
+
+def batch_loss_sum(model, batch: dict, loss_chunk_size: int | None = None):
+    """Summed next-token CE over a collated batch's targets (tensors: input_ids, labels and
+    attention_mask or, for packed rows, position_ids). With loss_chunk_size, the decoder runs
+    to hidden states and `chunked_loss_sum` does the rest; the value is the same."""
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    labels = batch["labels"]
+    if loss_chunk_size is None:
+        keep = logits_window(labels.tolist())
+        # use_cache=False always: with a KV cache, transformers skips the packed-sequence mask.
+        return token_loss_sum(model(**inputs, use_cache=False, logits_to_keep=keep).logits, labels[:, -keep:])
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps LoRA models
+    hidden = base.get_decoder()(**inputs, use_cache=False).last_hidden_state
+    cap = getattr(base.config, "final_logit_softcapping", None)
+    return chunked_loss_sum(hidden, labels, base.get_output_embeddings(), loss_chunk_size, softcap=cap)
+
+
+def chunked_loss_sum(hidden, labels, lm_head, chunk_size: int, softcap: float | None = None):
+    """`token_loss_sum(softcap(lm_head(hidden)), labels)` without ever holding more than
+    chunk_size rows of logits: only positions that predict a target are kept, and each chunk's
+    logits are recomputed in backward (activation checkpointing) instead of stored."""
+    import torch
+    from torch.utils.checkpoint import checkpoint
+
+    targets = labels[:, 1:]
+    keep = targets != IGNORE_INDEX
+    h, y = hidden[:, :-1][keep], targets[keep]  # (n_targets, hidden), (n_targets,)
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for lo in range(0, y.numel(), chunk_size):
+        total = total + checkpoint(_chunk_loss_sum, lm_head, softcap, h[lo:lo + chunk_size], y[lo:lo + chunk_size],
+                                   use_reentrant=False)
+    return total
+
+
+def _chunk_loss_sum(lm_head, softcap, h, y):
+    import torch
+    import torch.nn.functional as F
+
+    logits = lm_head(h)
+    if softcap is not None:  # Gemma 2's final logit soft-capping, in the same op order as HF's forward
+        logits = torch.tanh(logits / softcap) * softcap
+    return F.cross_entropy(logits.float(), y, reduction="sum")
+
+
+def compile_layers(model) -> None:
+    """torch.compile each decoder layer in place (state-dict names unchanged, so checkpoints are
+    plain HF folders); the layers are identical modules, so one compiled graph serves all."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    for layer in base.get_decoder().layers:
+        layer.compile(dynamic=True)
 
 
 def logits_window(labels: list[list[int]]) -> int:

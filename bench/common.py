@@ -1,0 +1,147 @@
+"""Shared parts of the bench scripts: the models, the data, the matmul ceiling, the results file.
+
+Benchmarks are scripts, not timed tests: run them on the machine you want numbers for, e.g.
+    python bench/train_throughput.py --model gemma-2b-shape      (a GPU)
+    python bench/train_throughput.py --model tiny                (any CPU, ~1 minute)
+Every figure they print is measured by them in that process; nothing is estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results"
+TRAIN_FILE = ROOT / "training" / "data" / "dev-reasoning-v2.jsonl"
+EVAL_FILE = ROOT / "training" / "data" / "eval_v2.jsonl"
+
+# Gemma 2B (the first Gemma): the shape of the model the users' recipe trained.
+GEMMA_2B_SHAPE = dict(vocab_size=256_000, hidden_size=2048, num_hidden_layers=18, num_attention_heads=8,
+                      num_key_value_heads=1, head_dim=256, intermediate_size=16_384, max_position_embeddings=8192)
+
+
+def device_and_dtype(requested: str = "auto") -> tuple[str, str]:
+    """cuda (bf16 where the card has it, else fp32) when there is a GPU, else cpu/fp32."""
+    import torch
+
+    dev = "cuda" if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()) else "cpu"
+    bf16 = dev == "cuda" and torch.cuda.is_bf16_supported()
+    return dev, "bf16" if bf16 else "fp32"
+
+
+def tiny_tokenizer():
+    from tunix_nb.models import load_tokenizer
+    from tunix_nb.tiny_model import ensure_tiny_model
+
+    return load_tokenizer(ensure_tiny_model())
+
+
+def build_model(name: str, *, attn: str = "sdpa", device: str = "cpu", seed: int = 0):
+    """`tiny`: the project's built-in tiny Gemma 3 (trained weights: none, it is random-init too);
+    `gemma-2b-shape`: a random-init GemmaForCausalLM of Gemma 2B's shape (speed and memory do
+    not depend on the weights' values), built directly on the device; anything else: an HF folder."""
+    import torch
+    from transformers import AutoModelForCausalLM, GemmaConfig, GemmaForCausalLM
+
+    if name == "tiny":
+        from tunix_nb.tiny_model import ensure_tiny_model
+
+        return AutoModelForCausalLM.from_pretrained(ensure_tiny_model(), attn_implementation=attn).to(device)
+    if name == "gemma-2b-shape":
+        tok = tiny_tokenizer()
+        config = GemmaConfig(**GEMMA_2B_SHAPE, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                             eos_token_id=tok.eos_token_id, attn_implementation=attn)
+        with torch.random.fork_rng(devices=[]), torch.device(device):
+            torch.manual_seed(seed)
+            return GemmaForCausalLM(config)
+    return AutoModelForCausalLM.from_pretrained(name, attn_implementation=attn).to(device)
+
+
+def train_examples(tokenizer, limit: int | None = None):
+    """The project's training file, encoded with the one prompt template (prompt masked)."""
+    from tunix_nb import data
+
+    records = data.load_records(TRAIN_FILE, "train")[:limit]
+    return data.encode_train(records, tokenizer, 4096)[0]
+
+
+def matmul_ceiling_tflops(device: str, dtype: str) -> float:
+    """Measured dense matmul rate on this device (bf16 on a GPU with bf16, else fp32): the
+    denominator of MFU, so MFU is relative to what this machine really does, not a datasheet."""
+    import torch
+
+    n = 8192 if device == "cuda" else 1024
+    dt = torch.bfloat16 if dtype == "bf16" else torch.float32
+    a = torch.randn(n, n, device=device, dtype=dt)
+    b = torch.randn(n, n, device=device, dtype=dt)
+    times = []
+    for i in range(8):
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        sync(device)
+        if i >= 2:  # warm-up excluded
+            times.append((time.perf_counter() - t0) / 4)
+    return 2 * n**3 / min(times) / 1e12  # the best run: a ceiling, not a typical rate
+
+
+def sync(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def reset_peak(device: str) -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_gb(device: str) -> float | None:
+    import torch
+
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None
+
+
+def environment(device: str) -> dict:
+    import torch
+    import transformers
+
+    return {"device": torch.cuda.get_device_name() if device == "cuda" else f"cpu ({platform.processor() or platform.machine()})",
+            "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version(),
+            "torch_threads": torch.get_num_threads()}
+
+
+def write_results(name: str, payload: dict, out_dir: Path = RESULTS) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str]]) -> None:
+    """One plain text table; None shows as '-'."""
+    cells = [[h for _, h in columns]] + [["-" if r.get(k) is None else _fmt(r.get(k)) for k, _ in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    for j, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)

@@ -1,0 +1,114 @@
+"""Evaluation throughput: the project's eval prompts, greedy, up to N new tokens each, three ways:
+
+  tunix-nb        tunix_nb.generate (static KV cache, own decode loop), batches of --batch-size
+  hf-one-by-one   HF `generate`, one prompt at a time (no padding)
+  hf-batch        HF `generate`, all prompts as one left-padded batch
+
+Reports seconds, new tokens/s and agreement: the fraction of prompts whose generated token ids
+equal tunix_nb's exactly (greedy decoding is deterministic, so anything below 1.0 on fp32 is a
+bug; in bf16, batching itself can flip near-ties). Prints one table, writes bench/results/<name>.json.
+
+    python bench/eval_throughput.py --model tiny                          # any CPU
+    python bench/eval_throughput.py --model gemma-2b-shape --compile      # on the GPU box
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import common
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="tiny", help="tiny | gemma-2b-shape | an HF model folder")
+    ap.add_argument("--prompts", type=int, default=100, help="eval prompts (the first N of the eval file)")
+    ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=100, help="tunix-nb batch size")
+    ap.add_argument("--rows", default="tunix-nb,hf-one-by-one,hf-batch")
+    ap.add_argument("--compile", action="store_true", help="torch.compile tunix-nb's decode step (CUDA graphs on a GPU)")
+    ap.add_argument("--attn", default="sdpa", choices=["eager", "sdpa"])
+    ap.add_argument("--name", default=None, help="results file name (default: eval_<model>_<device>)")
+    ap.add_argument("--out-dir", type=Path, default=common.RESULTS)
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    args = ap.parse_args()
+
+    import torch
+
+    from tunix_nb import data
+    from tunix_nb.generate import Decoder
+    from tunix_nb.models import stop_token_ids
+    from tunix_nb.prompts import encode_prompt
+
+    device, dtype = common.device_and_dtype(args.device)
+    tokenizer = common.tiny_tokenizer() if args.model in ("tiny", "gemma-2b-shape") else None
+    if tokenizer is None:
+        from tunix_nb.models import load_tokenizer
+
+        tokenizer = load_tokenizer(Path(args.model))
+    model = common.build_model(args.model, attn=args.attn, device=device).eval()
+    records = data.load_records(common.EVAL_FILE, "eval")[: args.prompts]
+    prompts = [encode_prompt(tokenizer, r.prompt) for r in records]
+    stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=dtype == "bf16")
+
+    def tunix_nb() -> list[list[int]]:
+        decoder = Decoder(model, device=device, dtype=dtype, compile=args.compile)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # as generate.generate batches
+        out = [None] * len(prompts)
+        for lo in range(0, len(order), args.batch_size):
+            idx = order[lo:lo + args.batch_size]
+            for i, row in zip(idx, decoder.greedy([prompts[i] for i in idx], max_new_tokens=args.max_new_tokens,
+                                                  stop_ids=stops, pad_id=pad)):
+                out[i] = row
+        return out
+
+    def hf(batch: list[list[int]]) -> list[list[int]]:
+        from transformers import GenerationConfig
+
+        config = GenerationConfig(do_sample=False, max_new_tokens=args.max_new_tokens, eos_token_id=stops,
+                                  pad_token_id=pad)
+        width = max(len(p) for p in batch)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=device)
+        with torch.inference_mode(), autocast:
+            return model.generate(input_ids=ids, attention_mask=mask, generation_config=config)[:, width:].tolist()
+
+    runners = {"tunix-nb": tunix_nb, "hf-one-by-one": lambda: [hf([p])[0] for p in prompts], "hf-batch": lambda: hf(prompts)}
+    outputs, rows = {}, []
+    for name in args.rows.split(","):
+        common.reset_peak(device)
+        common.sync(device)
+        start = time.perf_counter()
+        outputs[name] = [cut(r, stops) for r in runners[name]()]
+        common.sync(device)
+        seconds = time.perf_counter() - start
+        new = sum(len(r) for r in outputs[name])
+        rows.append({"row": name, "seconds": round(seconds, 2), "new_tokens": new,
+                     "new_tokens_per_s": round(new / seconds, 1), "peak_memory_gb": common.peak_gb(device)})
+        print(f"{name}: {seconds:.1f} s")
+    ref = outputs.get("tunix-nb")
+    for r in rows:
+        if ref is not None:
+            r["agreement"] = round(sum(a == b for a, b in zip(outputs[r["row"]], ref)) / len(ref), 4)
+    payload = {"bench": "eval_throughput", "model": args.model, "prompts": len(prompts),
+               "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "compile": args.compile,
+               "attn": args.attn, "dtype": dtype, "environment": common.environment(device), "rows": rows}
+    common.print_table(rows, [("row", "row"), ("seconds", "seconds"), ("new_tokens", "new tokens"),
+                              ("new_tokens_per_s", "tokens/s"), ("agreement", "agreement"), ("peak_memory_gb", "peak GB")])
+    print(f"{len(prompts)} prompts x <= {args.max_new_tokens} new tokens, {dtype}, {payload['environment']['device']}")
+    print(f"results: {common.write_results(args.name or f'eval_{args.model}_{device}', payload, args.out_dir)}")
+
+
+def cut(row: list[int], stops: list[int]) -> list[int]:
+    """Up to (not including) the first stop id: what is decoded into the prediction text."""
+    for j, t in enumerate(row):
+        if t in stops:
+            return row[:j]
+    return row
+
+
+if __name__ == "__main__":
+    main()
