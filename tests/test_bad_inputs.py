@@ -22,7 +22,7 @@ def jl(*rows):
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory, cache_dir):
+def ws(tmp_path_factory, cache_dir, tiny_model_dir):
     """A workspace: bad files, a complete run, a killed-looking run, a zip, all under one folder."""
     w = tmp_path_factory.mktemp("bad")
     files = {
@@ -57,12 +57,16 @@ def ws(tmp_path_factory, cache_dir):
     (runs / "nopred" / "predictions.jsonl").unlink()
     (runs / "broken").mkdir()
     (runs / "broken" / "run_manifest.json").write_text("{not json")
+    llama = Path(shutil.copytree(tiny_model_dir, w / "llama"))  # weights fine, architecture Tunix cannot load
+    (llama / "config.json").write_text(json.dumps({**json.loads((llama / "config.json").read_text()),
+                                                   "model_type": "llama"}))
     (w / "out_exists").mkdir()
     (w / "out_exists" / "eval_summary.json").write_text("{}")
     return w
 
 
 RUN = ["run", "--config", str(SMOKE), *FAST]
+TUNIX_RUN = ["run", "--config", str(SMOKE.with_name("smoke_tiny_tunix.yaml")), *FAST]
 CASES = [
     # datasets
     ("validate-data", ["validate-data", "{w}/json.jsonl", "--kind", "train"], "json.jsonl:2: -: invalid JSON"),
@@ -98,6 +102,13 @@ CASES = [
     ("lora target", [*RUN, "--set", "training.lora.target_modules=[query]"], "training.lora.target_modules: query not found"),
     ("batch < seq", [*RUN, "--set", "training.max_batch_tokens=100"], "training.max_batch_tokens: (100) is smaller"),
     ("bad run id", [*RUN, "--run-id", "../x"], "output.run_id: '../x' is not a valid run id"),
+    ("torch with a tunix option", [*RUN, "--set", "training.tensor_parallel=2"],
+     "training.tensor_parallel: is used by backend: tunix only"),
+    ("tunix lora dropout", [*TUNIX_RUN, "--set", "training.lora.dropout=0.1"], "training.lora.dropout: the Tunix backend"),
+    ("tunix with packing", [*TUNIX_RUN, "--set", "training.packing=true"], "training.packing: is a PyTorch backend lever"),
+    ("tunix non-gemma model", [*TUNIX_RUN, "--set", "model.source={w}/llama"], "is a 'llama' model; the Tunix backend"),
+    ("tunix tp over kv heads", [*TUNIX_RUN, "--set", "training.tensor_parallel=2"],
+     "training.tensor_parallel: 2 does not divide the model's 4 attention heads and 1 KV heads"),
     # run dirs
     ("complete run dir", [*RUN, "--run-id", "done", "--set", "output.root={w}/runs"], "done: run dir already exists and is complete"),
     ("different config resume", [*RUN, "--run-id", "running", "--set", "output.root={w}/runs",
