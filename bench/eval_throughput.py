@@ -1,6 +1,6 @@
 """Evaluation throughput: the project's eval prompts, greedy, up to N new tokens each, three ways:
 
-  tunix-nb        tunix_nb.generate (static KV cache, own decode loop), batches of --batch-size
+  tunix-nb        tunix_nb.backends.torch.decode (static KV cache, own decode loop), batches of --batch-size
   hf-one-by-one   HF `generate`, one prompt at a time (no padding)
   hf-batch        HF `generate`, all prompts as one left-padded batch
 
@@ -38,7 +38,7 @@ def main() -> None:
     import torch
 
     from tunix_nb import data
-    from tunix_nb.generate import Decoder
+    from tunix_nb.backends.torch.decode import Decoder
     from tunix_nb.models import stop_token_ids
     from tunix_nb.prompts import encode_prompt
 

@@ -173,7 +173,11 @@ def run_trl(name, args, device, dtype, tokenizer, examples, steps):
 
 
 def run_tunix(name, args, device, dtype, tokenizer, examples, steps):
-    from tunix_nb import data, train_torch
+    from types import SimpleNamespace
+
+    from tunix_nb import data
+    from tunix_nb.backends.torch import sft as train_torch
+    from tunix_nb.backends.torch.load import policy_from
     from tunix_nb.config import load_config
     from tunix_nb.evidence import Run, read_jsonl
 
@@ -187,7 +191,8 @@ def run_tunix(name, args, device, dtype, tokenizer, examples, steps):
         model = common.build_model(args.model, attn=cfg.model.attn_implementation, device=device)
         run = Run.create(cfg, plan={}, model_source={}, datasets={})
         with run.guard():
-            train_torch.train(cfg, model, tokenizer, examples, run, device, dtype)
+            train_torch.train(cfg, policy_from(model, cfg), tokenizer, examples, run,
+                              plan=SimpleNamespace(device=device, dtype=dtype), root=run.dir / "checkpoints")
         rows = read_jsonl(run.dir / "metrics.jsonl")
     schedule = data.plan_steps([len(e) for e in examples], seed=t.seed, grad_accum=t.grad_accum,
                                max_batch_tokens=t.max_batch_tokens, micro_batch_size=t.micro_batch_size,
@@ -213,7 +218,7 @@ def t4_memory(args, device: str) -> None:
     else:
         import torch
 
-        from tunix_nb import train_torch
+        from tunix_nb.backends.torch import sft as train_torch
         from tunix_nb.config import load_config
 
         payload["environment"] = common.environment(device)

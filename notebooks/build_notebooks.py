@@ -48,14 +48,32 @@ INF_TOP_K = 1
 INF_TOP_P = None
 SEED = 42'''
 
+# (cell id, the markdown cell before it saying what the stage does and why (or None), the one call)
 FLOW = [
-    ("configure", "cfg = nb.configure(CONFIG, OVERRIDES + [f\"model.hf_secret_label={HF_SECRET_LABEL}\"], RUN_ID, DEVICE)"),
-    ("prepare", "session = nb.prepare(cfg)"),
-    ("start", "nb.start(session)"),
-    ("train", "nb.train(session)"),
-    ("evaluate", "nb.evaluate(session)"),
-    ("finish", "run_dir = nb.finish(session)"),
-    ("package", "nb.package(run_dir) if PACKAGE else \"packaging skipped (PACKAGE=False)\""),
+    ("configure", "**Configuration.** One preset (a YAML file) holds every setting; the resolved config is printed "
+                  "and stored with the run, so the run can be repeated exactly.",
+     "cfg = nb.configure(CONFIG, OVERRIDES + [f\"model.hf_secret_label={HF_SECRET_LABEL}\"], RUN_ID, DEVICE)"),
+    ("prepare", "**Device plan and data.** The accelerator, dtype, batching and a memory check are decided before "
+                "anything is written; the training records, the RL prompts and the eval items are validated and "
+                "tokenized with the one prompt template.",
+     "session = nb.prepare(cfg)"),
+    ("start", None, "nb.start(session)"),
+    ("base", "**Base model.** The untrained model is scored first on the eval items, so every later stage is "
+             "compared with where it started (when `eval.compare_base` is set).",
+     "nb.base(session)"),
+    ("sft", "**Supervised fine-tuning: the format.** LoRA imitation of worked solutions teaches the model to write "
+            "`<reasoning>…</reasoning><answer>…</answer>`; the curve is the training loss.",
+     "nb.sft(session)"),
+    ("grpo", "**GRPO: correctness.** The model samples a group of answers per prompt; each is rewarded by the same "
+             "scorer as the scorecard (format, correct answer, numeric closeness, length), and the policy moves "
+             "towards the better answers of its group, held near the base model by a KL term. The curves are the "
+             "mean reward (± its spread), each reward on its own, and the KL.",
+     "nb.grpo(session)"),
+    ("evaluate", "**Evaluation.** Greedy answers on the same eval items after each stage: accuracy and format per "
+                 "section, category and difficulty, a column per stage.",
+     "nb.evaluate(session)"),
+    ("finish", None, "run_dir = nb.finish(session)"),
+    ("package", None, "nb.package(run_dir) if PACKAGE else \"packaging skipped (PACKAGE=False)\""),
 ]
 
 JUDGES = "lora_policy, tokenizer, model_config, MAX_PROMPT_LENGTH, CKPT_DIR = nb.judge_handles(session)"
@@ -81,7 +99,8 @@ def parameters_cell(config: str, device: str):
 def build(kind: str):
     if kind == "kaggle":
         intro = ("# tunix_nb: teach Gemma to show its work (Kaggle)\n\n"
-                 "SFT so the model answers as `<reasoning>…</reasoning><answer>…</answer>`. On a Kaggle T4 (or any "
+                 "SFT so the model answers as `<reasoning>…</reasoning><answer>…</answer>`, then GRPO rewarded by our "
+                 "scorer to make those answers right (the stages the competition's winners combined). On a Kaggle T4 (or any "
                  "machine) the default preset is a smoke run of the whole pipeline; evidence goes to "
                  "`submission_runs/<run_id>/` (on Kaggle under `/kaggle/working`). Headless: "
                  "`tunix-nb notebook notebooks/kaggle_submission.ipynb` or "
@@ -103,7 +122,10 @@ def build(kind: str):
         cells = [new_markdown_cell(intro, id="intro"),
                  parameters_cell("training/configs/submission_local_gpu.yaml", "cuda"),
                  new_code_cell(BOOTSTRAP, id="bootstrap")]
-    cells += [new_code_cell(src, id=cid) for cid, src in FLOW]
+    for cid, why, src in FLOW:
+        if why:
+            cells.append(new_markdown_cell(why, id=f"{cid}-md"))
+        cells.append(new_code_cell(src, id=cid))
     if kind == "kaggle":  # the judges append their cells after these and read these names
         cells[-1:-1] = [new_markdown_cell("For the judges' cells: the trained model and where its checkpoints are.",
                                           id="judges-md"),

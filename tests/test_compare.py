@@ -210,3 +210,63 @@ def test_package_submission_accepts_an_identical_run(runs, tmp_path):
     res = package("--run-dir", runs[0], "--baseline", runs[0], "--out", tmp_path / "same.zip")
     assert res.returncode == 0, res.stdout + res.stderr
     assert (tmp_path / "same.zip").is_file()
+
+
+# ----------------------------------------------------------------------------- stages (literal run dirs)
+
+def card(acc: float, fmt: float, n: int = 4) -> dict:
+    g = {"n": n, "correct": round(n * acc), "format_ok": round(n * fmt), "accuracy": acc, "format_compliance": fmt}
+    return {"n": n, "overall": g, "per_section": {"arith": g}, "per_category": {"add": g},
+            "per_difficulty": {"easy": g}, "missing_ids": []}
+
+
+def literal_run(root: Path, run_id: str, summary: dict, correct: list[bool], seed: int) -> Path:
+    d = root / run_id
+    d.mkdir()
+    (d / "run_manifest.json").write_text(json.dumps({"run_id": run_id, "status": "complete",
+                                                     "config": {"training": {"seed": seed}}}))
+    (d / "eval_summary.json").write_text(json.dumps(summary))
+    write_jsonl(d / "predictions.jsonl", [{"id": f"q{i}", "correct": c, "format_ok": True, "expected_answer": str(i),
+                                           "extracted_answer": str(i if c else -1)} for i, c in enumerate(correct)])
+    return d
+
+
+def test_compare_with_stages_on_literal_run_dirs(tmp_path):
+    # A: an old run dir (base model as `before`, SFT at the top level); B: base -> sft -> grpo
+    a = literal_run(tmp_path, "old", {**card(0.5, 0.75), "before": card(0.25, 0.0)}, [True, True, False, False], 1)
+    stages_b = {"base": card(0.25, 0.0), "sft": card(0.75, 1.0), "grpo": card(1.0, 1.0)}
+    b = literal_run(tmp_path, "new", {**stages_b["grpo"], "stages": stages_b}, [True, True, True, True], 2)
+    c = compare.compare_runs(a, b)
+    assert (c["stages_a"], c["stages_b"]) == (["base", "sft"], ["base", "sft", "grpo"])
+    assert list(c["stage_metrics"]) == ["base", "sft"]
+    assert c["stage_metrics"]["base"]["accuracy"] == {"a": 0.25, "b": 0.25, "delta": 0.0}
+    assert c["stage_metrics"]["sft"]["accuracy"] == {"a": 0.5, "b": 0.75, "delta": 0.25}
+    assert c["stage_metrics"]["sft"]["format_compliance"] == {"a": 0.75, "b": 1.0, "delta": 0.25}
+    # the final scorecards (A's sft, B's grpo) and the flips of the final predictions, as before
+    assert c["metrics"]["overall"]["accuracy"] == {"a": 0.5, "b": 1.0, "delta": 0.5}
+    assert [f["id"] for f in c["wrong_to_right"]] == ["q2", "q3"] and c["right_to_wrong"] == []
+    text = compare.format_comparison(c)
+    lines = text.splitlines()
+    start = lines.index("per stage, overall (B − A):")
+    assert lines[start + 1].split() == ["stage", "n", "A/B", "acc", "A", "acc", "B", "Δ", "acc", "(pts)", "fmt", "A",
+                                        "fmt", "B", "Δ", "fmt", "(pts)"]
+    assert lines[start + 3].split() == ["base", "4/4", "25.0%", "25.0%", "+0.0", "0.0%", "0.0%", "+0.0"]
+    assert lines[start + 4].split() == ["sft", "4/4", "50.0%", "75.0%", "+25.0", "75.0%", "100.0%", "+25.0"]
+    assert lines[start + 5] == "  only in B: grpo"
+    html = compare.comparison_html(c)
+    assert "<h2>Per stage, overall (B − A)</h2>" in html
+    assert ("<tr><td>sft</td><td>4/4</td><td>50.0%</td><td>75.0%</td><td>+25.0</td><td>75.0%</td><td>100.0%</td>"
+            "<td>+25.0</td></tr>") in html
+    assert "<p>only in B: grpo</p>" in html
+    assert json.loads(json.dumps(c)) == c  # compare.json holds it as is
+
+
+def test_compare_without_stages_prints_no_stage_table(tmp_path):
+    a = literal_run(tmp_path, "a", card(0.5, 0.5), [True, False, True, False], 1)
+    b = literal_run(tmp_path, "b", card(0.5, 0.5), [True, False, True, False], 1)
+    c = compare.compare_runs(a, b)
+    assert (c["stages_a"], c["stages_b"], c["stage_metrics"]) == ([], [], {})
+    assert "per stage" not in compare.format_comparison(c) and "Per stage" not in compare.comparison_html(c)
+    only_b = literal_run(tmp_path, "c", {**card(0.5, 0.5), "stages": {"sft": card(0.5, 0.5)}}, [True] * 4, 1)
+    text = compare.format_comparison(compare.compare_runs(a, only_b))
+    assert "per stage, overall (B − A):\n  no stage in both runs\n  only in B: sft\n" in text

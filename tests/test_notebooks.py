@@ -154,7 +154,7 @@ def test_unknown_notebook_parameter_is_refused_in_one_line():
 def test_kaggle_notebook_on_the_tunix_backend_hands_the_judges_what_they_restore(tmp_path, cache_dir):
     """Tunix smoke parameters under papermill on CPU; then the judges' own cells, appended after ours
     as they do, read lora_policy, tokenizer, model_config, MAX_PROMPT_LENGTH and CKPT_DIR."""
-    from test_train_tunix import JUDGES_CELLS, SMALL, judges_output
+    from test_tunix_sft import JUDGES_CELLS, SMALL, judges_output
 
     nb = load("kaggle_submission.ipynb")
     nb.cells.append(nbformat.v4.new_code_cell('QUESTIONS = ["What is 12 + 30?"]\n' + JUDGES_CELLS))

@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from conftest import ROOT
-from tunix_nb import data, models, packaged, train_torch
+from types import SimpleNamespace
+
+from tunix_nb import data, models, packaged
+from tunix_nb.backends.torch import sft as train_torch
+from tunix_nb.backends.torch.load import policy_from
+from tunix_nb.backends.tunix import load as train_tunix
 
 PROMPT = "The capital of France is"
 
@@ -64,7 +69,6 @@ def test_digits_are_single_tokens(tok):
 def test_tunix_backend_reads_the_folder_as_tunix_gemma3_270m(gemma_dir):
     from tunix.models.gemma3 import model as gemma3_lib
 
-    from tunix_nb import train_tunix
 
     family, got = train_tunix.tunix_model_config(gemma_dir)
     want = gemma3_lib.ModelConfig.gemma3_270m()
@@ -76,7 +80,6 @@ def test_tunix_backend_reads_the_folder_as_tunix_gemma3_270m(gemma_dir):
 
 def test_transformers_and_tunix_logits_agree(gemma_dir, tok, hf_model):
     jnp = pytest.importorskip("jax.numpy")
-    from tunix_nb import train_tunix
 
     ids = tok(PROMPT)["input_ids"]
     tunix_model, _ = train_tunix.load_model(gemma_dir, dtype="fp32")  # the Tunix backend's own loader
@@ -114,6 +117,6 @@ def test_short_real_lora_fine_tune_lowers_the_loss(tmp_path, gemma_dir, tok):
     model = models.load_torch_model(source, dtype="fp32", lora=True, attn_implementation="sdpa")
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})
     with run.guard():
-        train_torch.train(cfg, model, tok, examples, run, "cpu", "fp32")
+        train_torch.train(cfg, policy_from(model, cfg), tok, examples, run, plan=SimpleNamespace(device="cpu", dtype="fp32"), root=run.dir / "checkpoints")
     losses = [r["loss"] for r in read_jsonl(run.dir / "metrics.jsonl")]
     assert len(losses) == 4 and losses[-1] < 0.8 * losses[0], losses

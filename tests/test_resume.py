@@ -86,9 +86,9 @@ def test_sigkill_between_checkpoints_then_resume(tmp_path, reference):
 
     res = run_cli(*command(tmp_path, "killed"))
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "resuming killed from checkpoint step-000008" in res.stdout
+    assert "resuming killed from sft step 8" in res.stdout
     manifest = assert_same_as_reference(run_dir, reference)
-    assert manifest["resumed_from"] == "step-000008"
+    assert manifest["resumed_from"] == {"sft": 8}
 
 
 def test_sigkill_while_a_checkpoint_is_written_then_resume(tmp_path, reference):
@@ -106,7 +106,7 @@ def test_sigkill_while_a_checkpoint_is_written_then_resume(tmp_path, reference):
 
     res = run_cli(*command(tmp_path, "torn"))
     assert res.returncode == 0, res.stderr[-3000:]
-    assert f"resuming torn from checkpoint step-{resumed_step:06d}" in res.stdout, (torn, whole, res.stdout)
+    assert f"resuming torn from sft step {resumed_step}" in res.stdout, (torn, whole, res.stdout)
     assert "ignoring incomplete checkpoint" in (tmp_path / "torn" / "training_log.txt").read_text()
     assert not list(ckpts.glob(".tmp-step-*"))
     assert_same_as_reference(tmp_path / "torn", reference)

@@ -355,3 +355,28 @@ def test_format_scorecard():
     assert "100.0%" in arith_line and "66.7%" in arith_line
     easy_line = next(line for line in card.splitlines() if line.strip().startswith("easy"))
     assert "33.3%" in easy_line and "66.7%" in easy_line
+
+
+def _card(acc: float, fmt: float, sections: tuple[str, ...] = ("arith",)) -> dict:
+    g = {"n": 4, "correct": round(4 * acc), "format_ok": round(4 * fmt), "accuracy": acc, "format_compliance": fmt}
+    return {"n": 4, "overall": g, "per_section": {s: g for s in sections}, "per_category": {"add": g},
+            "per_difficulty": {"easy": g}, "missing_ids": []}
+
+
+def test_format_scorecard_with_three_stages():
+    base, sft, grpo = _card(0.25, 0.0, ()), _card(0.5, 0.75), _card(0.75, 1.0)  # base lacks section arith
+    card = format_scorecard(grpo, stages={"base": base, "sft": sft, "grpo": grpo})
+    lines = card.splitlines()
+    assert lines[0] == "group   | n | acc base | acc sft | acc grpo | fmt base | fmt sft | fmt grpo"
+    assert lines[1] == "-" * len(lines[0])
+    assert lines[2] == "overall | 4 |    25.0% |   50.0% |    75.0% |     0.0% |   75.0% |   100.0%"
+    assert lines[3] == "-- per section --"
+    assert lines[4] == "  arith | 4 |        – |   50.0% |    75.0% |        – |   75.0% |   100.0%"
+    assert [line.split("|")[0].strip() for line in lines[2:]] == [
+        "overall", "-- per section --", "arith", "-- per category --", "add", "-- per difficulty --", "easy"]
+
+
+def test_format_scorecard_with_one_stage_is_the_single_table():
+    grpo = _card(0.75, 1.0)
+    assert format_scorecard(grpo, stages={"grpo": grpo}) == format_scorecard(grpo) == format_scorecard(grpo, None)
+    assert format_scorecard(grpo).splitlines()[0] == "group   | n | accuracy | format"

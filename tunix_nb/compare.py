@@ -1,5 +1,6 @@
 """Two runs side by side (`tunix-nb compare RUN_A RUN_B`): what changed in the config, how the
-scorecard moved (B − A, overall and per section/category/difficulty), and which eval items flipped,
+final scorecard moved (B − A, overall and per section/category/difficulty), how each stage both runs
+evaluated moved (base, sft, grpo: overall), and which eval items of the final models flipped,
 joined on `id`. `gate` turns a comparison into a list of regressions (`--baseline`, and
 `tools/package_submission.py --baseline`).
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import report, runs
-from .evidence import read_jsonl
+from .evidence import read_jsonl, stages_of
 from .errors import UserError
 
 MISSING = "(not set)"
@@ -59,6 +60,7 @@ def compare_loaded(a: dict, b: dict) -> dict[str, Any]:
         "a": _identity(a), "b": _identity(b),
         "config_diff": config_diff(a["manifest"].get("config") or {}, b["manifest"].get("config") or {}),
         "metrics": metric_deltas(a["summary"], b["summary"]),
+        **stage_deltas(a["summary"], b["summary"]),
         **flips(a["predictions"], b["predictions"]),
     }
 
@@ -92,6 +94,15 @@ def metric_deltas(sa: dict, sb: dict) -> dict[str, Any]:
         ga, gb = sa.get(key) or {}, sb.get(key) or {}
         out[key] = {name: group_delta(ga.get(name), gb.get(name)) for name in sorted(set(ga) | set(gb))}
     return out
+
+
+def stage_deltas(sa: dict, sb: dict) -> dict[str, Any]:
+    """The stages each run recorded (`evidence.stages_of`: an old `before` is base, its top level
+    sft) and, for each stage both have, the overall group delta (B − A), in run order."""
+    ta, tb = stages_of(sa), stages_of(sb)
+    return {"stages_a": list(ta), "stages_b": list(tb),
+            "stage_metrics": {name: group_delta(ta[name].get("overall"), tb[name].get("overall"))
+                              for name in ta if name in tb}}
 
 
 def flips(rows_a: list[dict], rows_b: list[dict]) -> dict[str, Any]:
@@ -169,6 +180,23 @@ def _delta_cells(g: dict) -> list[str]:
 
 
 METRIC_HEADER = ["group", "n A/B", "acc A", "acc B", "Δ acc (pts)", "fmt A", "fmt B", "Δ fmt (pts)"]
+STAGE_HEADER = ["stage", *METRIC_HEADER[1:]]
+
+
+def stage_rows(c: dict) -> list[list[str]]:
+    """[stage, n A/B, acc A, acc B, Δ acc, fmt A, fmt B, Δ fmt] per stage both runs have."""
+    return [[name, *_delta_cells(g)] for name, g in c.get("stage_metrics", {}).items()]
+
+
+def _has_stages(c: dict) -> bool:
+    return bool(c.get("stages_a") or c.get("stages_b"))
+
+
+def _stage_note(c: dict) -> str:
+    """Which stages only one run has ("" when both have the same)."""
+    sa, sb = c.get("stages_a", []), c.get("stages_b", [])
+    only = (("A", [n for n in sa if n not in sb]), ("B", [n for n in sb if n not in sa]))
+    return "; ".join(f"only in {side}: {', '.join(names)}" for side, names in only if names)
 
 
 def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -192,6 +220,12 @@ def format_comparison(c: dict) -> str:
         out += ["  " + line for line in _text_table(["key", "A", "B"], [[d["key"], _value(d["a"]), _value(d["b"])]
                                                                          for d in diffs])]
     out += ["", "scorecard (B − A):"] + ["  " + line for line in _text_table(METRIC_HEADER, metric_rows(c))]
+    if _has_stages(c):
+        out += ["", "per stage, overall (B − A):"]
+        rows, note = stage_rows(c), _stage_note(c)
+        out += ["  " + line for line in _text_table(STAGE_HEADER, rows)] if rows else ["  no stage in both runs"]
+        if note:
+            out.append(f"  {note}")
     out += ["", f"flips over {c['common_items']} items in both runs:"]
     for kind in FLIP_KINDS:
         out.append(f"  {kind}: {len(c[kind])}")
@@ -217,6 +251,7 @@ def comparison_html(c: dict) -> str:
              if diffs else "<p>none: the same recipe</p>",
              "<h2>Scorecard (B − A)</h2>",
              table(METRIC_HEADER, metric_body, row_class=lambda i, _: "group" if i in heads else None),
+             _stages_html(c),
              f"<h2>Flips ({c['common_items']} items in both runs)</h2>"]
     for kind in FLIP_KINDS:
         rows = [[f["id"], f["expected_answer"], f["a_extracted"], f["b_extracted"]] for f in c[kind]]
@@ -226,6 +261,15 @@ def comparison_html(c: dict) -> str:
         if c[side]:
             parts.append(Raw(f"<p>{esc(side)}: {esc(', '.join(c[side]))}</p>"))
     return report.page(f"compare {a['run_id']} vs {b['run_id']}", "\n".join(parts))
+
+
+def _stages_html(c: dict) -> str:
+    if not _has_stages(c):
+        return ""
+    rows, note = stage_rows(c), _stage_note(c)
+    return ("<h2>Per stage, overall (B − A)</h2>"
+            + (report.table(STAGE_HEADER, rows) if rows else "<p>no stage in both runs</p>")
+            + (f"<p>{report.esc(note)}</p>" if note else ""))
 
 
 def write_outputs(c: dict, out_dir: Path) -> list[Path]:

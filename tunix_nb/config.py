@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from .errors import UserError
+from .rewards import REWARDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "training" / "configs" / "smoke_tiny.yaml"
@@ -100,6 +101,7 @@ class TrainingConfig:
     lr_schedule: Literal["cosine", "linear", "constant"] = "cosine"
     warmup_steps: int = 0
     # Length of training: set exactly one of the two (a step is one optimizer update).
+    # max_steps: 0 (with epochs: null) means no SFT stage: only the grpo section trains.
     epochs: float | None = None
     max_steps: int | None = None
     # Micro-batches come from length-sorted buckets; each holds at most max_batch_tokens padded
@@ -141,9 +143,10 @@ class TrainingConfig:
                  "set exactly one of training.epochs and training.max_steps, the other to null "
                  f"(got epochs={self.epochs}, max_steps={self.max_steps})")
         _require(self.epochs is None or self.epochs > 0, "training.epochs", f"must be > 0 (got {self.epochs})")
-        _require(self.max_steps is None or self.max_steps >= 1, "training.max_steps",
-                 f"must be >= 1 (got {self.max_steps})")
-        _require(self.max_batch_tokens is not None or self.micro_batch_size is not None,
+        _require(self.max_steps is None or self.max_steps >= 0, "training.max_steps",
+                 f"must be >= 1, or 0 for no SFT stage (with a grpo section) (got {self.max_steps})")
+        # The SFT batch shape matters only when there is an SFT stage.
+        _require(self.max_steps == 0 or self.max_batch_tokens is not None or self.micro_batch_size is not None,
                  "training.max_batch_tokens", "set training.max_batch_tokens (recommended) "
                  "or training.micro_batch_size, or both")
         _require(self.max_batch_tokens is None or self.max_batch_tokens >= 1, "training.max_batch_tokens",
@@ -179,9 +182,171 @@ class TrainingConfig:
                                          ("compile", self.compile, False)):
                 _require(value == default, f"training.{name}",
                          "is a PyTorch backend lever (XLA compiles the Tunix step itself); remove it for backend: tunix")
-        if self.max_steps is not None:
+        if self.max_steps:  # >= 1; 0 (no SFT stage) has no schedule to warm up
             _require(self.warmup_steps < self.max_steps, "training.warmup_steps",
                      f"({self.warmup_steps}) must be smaller than training.max_steps ({self.max_steps})")
+
+
+# Reward weights by tunix_nb.rewards name, the starter's four kinds of reward (exact format, partial
+# format, the answer, a close number) plus DAPO's overlong penalty: a correct answer counts most,
+# exact format next; partial format, a close number and the length penalty only nudge.
+DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
+    "format_exact": 1.0, "format_partial": 0.5, "answer_correct": 2.0, "numeric_close": 0.5, "overlong": 0.5,
+}
+# DAPO's clip-higher upper bound (its paper's 0.28), used when grpo.loss is dapo and epsilon_high is null.
+DAPO_EPSILON_HIGH = 0.28
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrpoConfig:
+    """The GRPO stage (after SFT, or alone with training.max_steps: 0). Defaults: the competition's
+    Tunix starter (grpo-demo-gemma*), except where a comment says why not."""
+
+    # Completions sampled per prompt, the group G whose mean/std make the advantage (>= 2; starter: 2,
+    # 4 here because a group of 2 only tells which of the two was better, never by how much).
+    num_generations: int = 4
+    # Prompts per optimizer step; the rollouts per step are prompts_per_step x num_generations.
+    prompts_per_step: int = 2
+    # Completions per forward/backward micro-batch (null: all of a step's completions at once). Must be
+    # a multiple of num_generations (a group split across micro-batches breaks its normalisation
+    # silently, google/tunix#816) and divide prompts_per_step x num_generations.
+    micro_batch_size: int | None = None
+    # GRPO optimizer steps (>= 1); 100 is a short first stage, the starter's ~3.4k is a full GSM8K pass.
+    max_steps: int = 100
+    # AdamW peak learning rate (starter: 3e-6; RL on an already-tuned policy wants small updates).
+    learning_rate: float = 3e-6
+    # Fraction of max_steps spent warming up linearly from 0 (starter: 10%), in [0, 1).
+    warmup_ratio: float = 0.1
+    # After warm-up: cosine to 0 (starter), linear to 0, or constant.
+    lr_schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    # AdamW moments (starter: 0.9 / 0.99; b2 below the usual 0.999 reacts faster to noisy RL gradients).
+    adam_b1: float = 0.9
+    adam_b2: float = 0.99
+    # AdamW decoupled weight decay (starter: 0.1).
+    weight_decay: float = 0.1
+    # Clip the global grad norm to this (starter: 0.1, tight: RL gradients spike); null disables it.
+    max_grad_norm: float | None = 0.1
+    # KL penalty weight against the reference (the starting) model (starter: 0.08); 0: no reference
+    # model is kept or run (less memory, faster), as DAPO and TRL's default do.
+    beta: float = 0.08
+    # PPO-style clip range of the probability ratio, lower side (and upper when epsilon_high is null).
+    epsilon: float = 0.2
+    # Clip-higher upper bound (>= epsilon); null: = epsilon, or 0.28 for loss: dapo (DAPO's value).
+    epsilon_high: float | None = None
+    # The loss variant, as Tunix 0.1.7 ships them: grpo (GRPOConfig), dr_grpo (DrGRPOConfig: no std
+    # normalisation, no per-sequence length normalisation), dapo (DAPOConfig: token-level, no KL).
+    loss: Literal["grpo", "dr_grpo", "dapo"] = "grpo"
+    # Policy updates per batch of rollouts, mu (starter: 1, fully on-policy; > 1 reuses rollouts).
+    num_iterations: int = 1
+    # Rollout sampling temperature (> 0: GRPO needs diverse samples in a group; starter: 0.9).
+    temperature: float = 0.9
+    # Top-k sampling (starter: 50); null: no top-k cut.
+    top_k: int | None = 50
+    # Nucleus sampling mass in (0, 1] (starter: 1.0, i.e. off); null: off.
+    top_p: float | None = 1.0
+    # Prompt tokens (starter: 256); longer prompts are skipped and counted, never cut.
+    max_prompt_len: int = 256
+    # Completion tokens sampled per rollout (starter: 768).
+    max_new_tokens: int = 768
+    # Rollout KV cache length; null: max_prompt_len + max_new_tokens, the least that fits.
+    kv_cache_size: int | None = None
+    # GRPO prompts: a train-format JSONL file (its answers score the rollouts); null: data.train_file.
+    prompt_file: str | None = None
+    # Use only the first N prompts (null: all).
+    prompt_limit: int | None = None
+    # Weights by reward name (tunix_nb.rewards.REWARDS); a name not given keeps its default weight,
+    # 0 switches a reward off. The total reward is the weighted sum.
+    rewards: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
+    # The overlong reward's soft zone: 0 up to max_new_tokens - this, falling to -1 at max_new_tokens
+    # (DAPO's soft overlong punishment; 128 is a sixth of the default 768); < max_new_tokens.
+    overlong_soft_tokens: int = 128
+    # Rollout sampling seed; null: training.seed.
+    seed: int | None = None
+    # Log metrics every N GRPO steps (every step: GRPO steps are slow and noisy).
+    log_every: int = 1
+    # Checkpoint every N GRPO steps (null: only the final one, which is always saved).
+    save_every: int | None = None
+
+    def __post_init__(self) -> None:
+        g = self.num_generations
+        _require(g >= 2, "grpo.num_generations",
+                 f"must be >= 2 (got {g}): the advantage compares completions within a group")
+        _require(self.prompts_per_step >= 1, "grpo.prompts_per_step", f"must be >= 1 (got {self.prompts_per_step})")
+        rollouts = self.prompts_per_step * g
+        if self.micro_batch_size is not None:
+            ok = [g * d for d in range(1, self.prompts_per_step + 1) if self.prompts_per_step % d == 0]
+            _require(self.micro_batch_size % g == 0 and rollouts % self.micro_batch_size == 0,
+                     "grpo.micro_batch_size",
+                     f"({self.micro_batch_size}) must be a multiple of grpo.num_generations ({g}) that divides "
+                     f"grpo.prompts_per_step x grpo.num_generations ({rollouts}): a group split across "
+                     "micro-batches breaks its normalisation silently (google/tunix#816); "
+                     f"use one of {', '.join(map(str, ok))} or null")
+        _require(self.max_steps >= 1, "grpo.max_steps", f"must be >= 1 (got {self.max_steps})")
+        _require(self.learning_rate > 0, "grpo.learning_rate", f"must be > 0 (got {self.learning_rate})")
+        _require(0.0 <= self.warmup_ratio < 1.0, "grpo.warmup_ratio", f"must be in [0, 1) (got {self.warmup_ratio})")
+        for name in ("adam_b1", "adam_b2"):
+            value = getattr(self, name)
+            _require(0.0 <= value < 1.0, f"grpo.{name}", f"must be in [0, 1) (got {value})")
+        _require(self.weight_decay >= 0, "grpo.weight_decay", f"must be >= 0 (got {self.weight_decay})")
+        _require(self.max_grad_norm is None or self.max_grad_norm > 0, "grpo.max_grad_norm",
+                 f"must be > 0 or null (got {self.max_grad_norm})")
+        _require(self.beta >= 0, "grpo.beta", f"must be >= 0 (got {self.beta})")
+        _require(self.epsilon > 0, "grpo.epsilon", f"must be > 0 (got {self.epsilon})")
+        _require(self.epsilon_high is None or self.epsilon_high >= self.epsilon, "grpo.epsilon_high",
+                 f"({self.epsilon_high}) must be >= grpo.epsilon ({self.epsilon}), or null")
+        if self.loss == "dapo":
+            _require(self.beta == 0, "grpo.beta",
+                     f"must be 0 with grpo.loss: dapo (DAPO has no KL term; got {self.beta}); "
+                     "set grpo.beta=0 or choose grpo.loss: grpo")
+            _require(self.clip_high >= self.epsilon, "grpo.epsilon_high",
+                     f"is null, so DAPO's {DAPO_EPSILON_HIGH} is used, which is below grpo.epsilon "
+                     f"({self.epsilon}); set grpo.epsilon_high")
+        _require(self.num_iterations >= 1, "grpo.num_iterations", f"must be >= 1 (got {self.num_iterations})")
+        _require(self.temperature > 0, "grpo.temperature",
+                 f"must be > 0 (got {self.temperature}): GRPO needs diverse samples in a group")
+        _require(self.top_k is None or self.top_k >= 1, "grpo.top_k", f"must be >= 1 or null (got {self.top_k})")
+        _require(self.top_p is None or 0.0 < self.top_p <= 1.0, "grpo.top_p",
+                 f"must be in (0, 1] or null (got {self.top_p})")
+        _require(self.max_prompt_len >= 1, "grpo.max_prompt_len", f"must be >= 1 (got {self.max_prompt_len})")
+        _require(self.max_new_tokens >= 1, "grpo.max_new_tokens", f"must be >= 1 (got {self.max_new_tokens})")
+        need = self.max_prompt_len + self.max_new_tokens
+        _require(self.kv_cache_size is None or self.kv_cache_size >= need, "grpo.kv_cache_size",
+                 f"({self.kv_cache_size}) is smaller than grpo.max_prompt_len + grpo.max_new_tokens "
+                 f"({self.max_prompt_len} + {self.max_new_tokens} = {need}); raise it to at least {need}, "
+                 "lower those two, or set it to null")
+        _require(self.prompt_limit is None or self.prompt_limit >= 1, "grpo.prompt_limit",
+                 f"must be >= 1 or null (got {self.prompt_limit})")
+        for name in self.rewards:
+            _require(name in REWARDS, f"grpo.rewards.{name}", f"unknown reward; valid rewards: {', '.join(REWARDS)}")
+        # Names not given keep their default weight; stored complete and in REWARDS order, so the
+        # resolved config (manifest, config.yaml, hash) shows every weight actually used.
+        merged = {**DEFAULT_REWARD_WEIGHTS, **self.rewards}
+        object.__setattr__(self, "rewards", {name: float(merged[name]) for name in REWARDS if name in merged})
+        _require(any(w != 0 for w in self.rewards.values()), "grpo.rewards",
+                 "every weight is 0, so every completion would score 0 and nothing is learned; "
+                 "give at least one reward a nonzero weight")
+        _require(1 <= self.overlong_soft_tokens < self.max_new_tokens, "grpo.overlong_soft_tokens",
+                 f"({self.overlong_soft_tokens}) must be >= 1 and smaller than grpo.max_new_tokens "
+                 f"({self.max_new_tokens}); lower it")
+        _require(self.log_every >= 1, "grpo.log_every", f"must be >= 1 (got {self.log_every})")
+        _require(self.save_every is None or self.save_every >= 1, "grpo.save_every",
+                 f"must be >= 1 or null (got {self.save_every})")
+
+    @property
+    def clip_high(self) -> float:
+        """The upper clip bound actually used: epsilon_high, else 0.28 for dapo, else epsilon."""
+        if self.epsilon_high is not None:
+            return self.epsilon_high
+        return DAPO_EPSILON_HIGH if self.loss == "dapo" else self.epsilon
+
+    @property
+    def cache_size(self) -> int:
+        """The rollout KV cache length actually used (kv_cache_size, else prompt + new tokens)."""
+        return self.kv_cache_size if self.kv_cache_size is not None else self.max_prompt_len + self.max_new_tokens
+
+    @property
+    def rollouts_per_step(self) -> int:
+        return self.prompts_per_step * self.num_generations
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,6 +383,8 @@ class Config:
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     training: TrainingConfig
+    # The GRPO stage, after SFT (or alone with training.max_steps: 0); null: no GRPO stage.
+    grpo: GrpoConfig | None = None
     eval: EvalConfig = EvalConfig()
     output: OutputConfig = OutputConfig()
     # The preset's file stem (set by the loader); names default run ids.
@@ -225,10 +392,19 @@ class Config:
 
     def __post_init__(self) -> None:
         t = self.training
+        _require(t.max_steps != 0 or self.grpo is not None, "training.max_steps",
+                 "is 0 (no SFT stage) and there is no grpo section, so nothing would be trained; "
+                 "set training.max_steps >= 1 (or training.epochs) or add a grpo section "
+                 "(e.g. --set grpo.max_steps=100)")
         if t.max_batch_tokens is not None:
             _require(t.max_batch_tokens >= self.data.max_seq_len, "training.max_batch_tokens",
                      f"({t.max_batch_tokens}) is smaller than data.max_seq_len ({self.data.max_seq_len}), "
                      "so the longest sample would not fit; raise it or lower data.max_seq_len")
+
+    @property
+    def runs_sft(self) -> bool:
+        """False when training.max_steps is 0: the run has only the GRPO stage."""
+        return self.training.max_steps != 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -237,9 +413,15 @@ class Config:
         return yaml.safe_dump(_plain(self.to_dict()), sort_keys=False)
 
     def hash(self) -> str:
-        """sha256 of the resolved config (canonical JSON): same hash, same run recipe."""
-        blob = json.dumps(_plain(self.to_dict()), sort_keys=True).encode()
+        """sha256 of the resolved config (canonical JSON): same hash, same run recipe. A switched-off
+        optional section (grpo: null) is left out, so adding one to this module keeps old hashes
+        (and the resume of older run dirs) valid."""
+        d = {k: v for k, v in self.to_dict().items() if not (k in _OPTIONAL_SECTIONS and v is None)}
+        blob = json.dumps(_plain(d), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+_OPTIONAL_SECTIONS = ("grpo",)
 
 
 def resolve_path(p: str | Path) -> Path:
@@ -256,13 +438,20 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     if not path.is_file():
         raise UserError(f"{path}: config file not found; presets are in {PROJECT_ROOT / 'training/configs'}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
+    except _DuplicateKey as e:
+        raise UserError(f"{path}:{e.line}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise UserError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text; save the config as UTF-8") from None
+    if raw is None:
+        raise UserError(f"{path}: empty config; a preset needs at least a training section, "
+                        "see training/configs/smoke_tiny.yaml")
     if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a mapping of sections (model, data, training, eval, output)")
+        raise UserError(f"{path}: expected a mapping of sections (model, data, training, grpo, eval, output)")
     for item in overrides:
         _apply_override(raw, item)
     raw.setdefault("name", path.stem)
@@ -274,6 +463,40 @@ def config_from_dict(raw: dict[str, Any], source: str = "<config>") -> Config:
         return _build(Config, raw, "")
     except UserError as e:
         raise UserError(f"{source}: {e}") from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain PyYAML keeps the last one
+    silently, so a preset edited in two places would run with whichever came later)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._where: dict[int, str] = {}  # id(mapping node) -> its dotted path
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        path = self._where.get(id(node), "")
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may override on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+            if duplicate:
+                where = f"in {path}" if path else "at the top level"
+                raise _DuplicateKey(f"key {key!r} given twice {where}; keep one", key_node.start_mark.line + 1)
+            if isinstance(value_node, yaml.MappingNode):
+                self._where[id(value_node)] = f"{path}.{key}" if path else str(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:
@@ -300,6 +523,12 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     if unknown:
         where = prefix.rstrip(".") or "top level"
         raise UserError(f"unknown key {prefix}{unknown[0]!s}; valid keys in {where}: {', '.join(fields)}")
+    for name, f in fields.items():
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and data.get(name) is None:
+            what = "section" if dataclasses.is_dataclass(hints[name]) else "key"
+            raise UserError(f"{what} {prefix}{name} is missing; add one, "
+                            "e.g. as in training/configs/smoke_tiny.yaml")
     kwargs = {name: _check(value, hints[name], f"{prefix}{name}") for name, value in data.items()}
     return cls(**kwargs)
 
@@ -312,11 +541,17 @@ def _check(value: Any, hint: Any, name: str) -> Any:
         (inner,) = [a for a in args if a is not type(None)]
         return _check(value, inner, name)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, f"{name}.")
+        # A non-optional section given as null (`model:` with nothing) takes its defaults.
+        return _build(hint, {} if value is None else value, f"{name}.")
     if origin is Literal:
         if value not in args:
             raise UserError(f"{name}: {value!r} is not one of {', '.join(map(repr, args))}")
         return value
+    if origin is dict:
+        value_hint = args[1]  # keys are always names (str)
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise UserError(f"{name}: expected a mapping of names to numbers, got {value!r}")
+        return {k: _check(v, value_hint, f"{name}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise UserError(f"{name}: expected a list of strings, got {value!r}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .errors import UserError
-from .prompts import IGNORE_INDEX, Encoded, encode_example
+from .prompts import IGNORE_INDEX, Encoded, encode_example, encode_prompt, format_prompt
 
 
 @dataclass(frozen=True)
@@ -288,3 +288,44 @@ def plan_steps(lengths: Sequence[int], *, seed: int, grad_accum: int, max_batch_
             epoch += 1
         stream = stream[: max_steps * grad_accum]
     return [stream[i:i + grad_accum] for i in range(0, len(stream), grad_accum)]
+
+
+# --- GRPO prompts ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GrpoPrompt:
+    """One RL prompt: the chat-formatted prompt text (no <bos>: samplers add it) and the columns the
+    rewards read (`answer`: the expected answer, compared by scoring's rule)."""
+    id: str
+    prompt: str
+    answer: str
+    prompt_tokens: int
+
+
+def grpo_prompts(records: Iterable[TrainRecord], tokenizer, max_prompt_len: int) -> tuple[list[GrpoPrompt], int]:
+    """Prompts of at most max_prompt_len tokens (<bos> included); longer ones are skipped and counted,
+    never cut (a cut question has another answer)."""
+    kept, skipped = [], 0
+    for r in records:
+        n = len(encode_prompt(tokenizer, r.question))
+        if n > max_prompt_len:
+            skipped += 1
+            continue
+        kept.append(GrpoPrompt(id=r.id, prompt=format_prompt(r.question), answer=r.answer, prompt_tokens=n))
+    return kept, skipped
+
+
+def plan_prompt_steps(n: int, *, prompts_per_step: int, steps: int, seed: int) -> list[list[int]]:
+    """Which prompts each GRPO step uses: a seeded shuffle per epoch, `prompts_per_step` a step,
+    decided up front (a resumed run continues with the same prompts). An epoch's tail that
+    cannot fill a step goes on into the next epoch, so no prompt is dropped."""
+    if n < 1:
+        raise UserError("grpo.prompt_file: no prompts left (all longer than grpo.max_prompt_len?)")
+    stream: list[int] = []
+    epoch = 0
+    while len(stream) < steps * prompts_per_step:
+        order = list(range(n))
+        random.Random(f"{seed}:grpo:{epoch}").shuffle(order)
+        stream += order
+        epoch += 1
+    return [stream[i * prompts_per_step:(i + 1) * prompts_per_step] for i in range(steps)]

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -262,9 +263,17 @@ def read_manifest(run_dir: Path) -> dict:
     return manifest
 
 
-def truncate_metrics(path: Path, last_step: int) -> int:
-    """Keep metrics.jsonl lines of steps <= last_step (those after the resumed checkpoint will be
-    logged again) and drop a torn last line; returns the number of lines dropped."""
+def metrics_stage(row: dict) -> str:
+    """The stage a metrics.jsonl row belongs to: its `stage`, or "sft" for a row without one (runs
+    from before GRPO logged SFT rows only, and no stage)."""
+    return row.get("stage") or "sft"
+
+
+def truncate_metrics(path: Path, last_steps: dict[str, int]) -> int:
+    """Keep, per stage ("sft", "grpo"; see `metrics_stage`), the metrics.jsonl lines of steps <=
+    that stage's entry of `last_steps` (those after the resumed checkpoint will be logged again);
+    a stage not in `last_steps` keeps none of its lines. Torn lines (a kill mid-write) and lines
+    that are not a row with an integer step are dropped. Returns the number of lines dropped."""
     if not path.exists():
         return 0
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -274,7 +283,10 @@ def truncate_metrics(path: Path, last_step: int) -> int:
             row = json.loads(line)
         except ValueError:  # a line cut by a kill mid-write
             continue
-        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= last_step:
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int) or isinstance(row["step"], bool):
+            continue
+        last = last_steps.get(metrics_stage(row))
+        if last is not None and row["step"] <= last:
             kept.append(line + "\n")
     write_text_atomic(path, "".join(kept))
     return len(lines) - len(kept)
@@ -362,16 +374,31 @@ def gpu_snapshot() -> str:
     return out.stdout if out.returncode == 0 else f"no GPU (nvidia-smi exited {out.returncode}: {out.stderr.strip()})\n"
 
 
+STAGE_ORDER = ("base", "sft", "grpo")  # run order: the untrained model, then each training stage
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def ordered_stages(stages: dict[str, Any]) -> dict[str, Any]:
+    """`stages` in run order: base, sft, grpo, then any other name in the order given."""
+    rank = {name: i for i, name in enumerate(STAGE_ORDER)}
+    names = sorted(stages, key=lambda n: (rank.get(n, len(STAGE_ORDER)), list(stages).index(n)))
+    return {n: stages[n] for n in names}
+
+
 def write_scores(out_dir: Path, rows: list[dict], summary: dict, *, eval_file: Path,
-                 before: tuple[list[dict], dict] | None = None) -> None:
-    """`predictions.jsonl` (one scored row per eval item) and `eval_summary.json` (the scorecard).
-    With `before` (the base model's rows and summary on the same items) also
-    `predictions_before.jsonl`, and the summary gains a "before" scorecard beside its own."""
+                 stages: dict[str, tuple[list[dict], dict]] | None = None) -> None:
+    """`predictions.jsonl` (the final model's scored rows, one per eval item) and `eval_summary.json`
+    (its scorecard at the top level). With `stages` ({name: (rows, summary)} of every stage that
+    was evaluated on the same items, the final one included) also `predictions_<name>.jsonl` per
+    stage, and the summary gains `"stages": {name: scorecard}` in run order (base, sft, grpo)."""
+    stages = ordered_stages(stages or {})
+    for name in stages:
+        if not _STAGE_NAME.fullmatch(name):
+            raise ValueError(f"stage name {name!r}: use lower-case letters, digits and _ (it names a file)")
     write_jsonl_atomic(out_dir / "predictions.jsonl", rows)
-    extra = {}
-    if before is not None:
-        write_jsonl_atomic(out_dir / "predictions_before.jsonl", before[0])
-        extra = {"before": before[1]}
+    for name, (stage_rows, _) in stages.items():
+        write_jsonl_atomic(out_dir / f"predictions_{name}.jsonl", stage_rows)
+    extra = {"stages": {name: stage_summary for name, (_, stage_summary) in stages.items()}} if stages else {}
     write_json_atomic(out_dir / "eval_summary.json", {
         "eval_file": str(eval_file),
         "eval_sha256": sha256_file(eval_file),
@@ -379,6 +406,22 @@ def write_scores(out_dir: Path, rows: list[dict], summary: dict, *, eval_file: P
         **summary,
         **extra,
     })
+
+
+def stages_of(summary: dict) -> dict[str, dict]:
+    """The per-stage scorecards of an eval_summary.json, in run order ({} when it records none).
+
+    - `stages` present (runs since GRPO): that dict, ordered base, sft, grpo.
+    - an old summary with `before` (base model vs SFT, the only training stage then): `{"base":
+      before, "sft": the top-level scorecard}` (without its `before` key).
+    - neither (one model evaluated, e.g. `tunix-nb eval`/`score`): `{}`; the top level is the
+      only scorecard.
+    """
+    if isinstance(summary.get("stages"), dict) and summary["stages"]:
+        return ordered_stages(summary["stages"])
+    if isinstance(summary.get("before"), dict):
+        return {"base": summary["before"], "sft": {k: v for k, v in summary.items() if k not in ("before", "stages")}}
+    return {}
 
 
 def run_status(run_dir: Path) -> str:

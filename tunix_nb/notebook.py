@@ -31,13 +31,26 @@ def start(session: pipeline.Session) -> Path:
     return pipeline.start(session)
 
 
-def train(session: pipeline.Session):
-    """Train, then show the loss curve."""
-    return _image(pipeline.train(session))
+def base(session: pipeline.Session):
+    """Score the untrained model (eval.compare_base); prints its overall figures."""
+    summary = pipeline.base(session)
+    return "base model not scored (eval.compare_base: false)" if summary is None else summary["overall"]
+
+
+def sft(session: pipeline.Session):
+    """Supervised fine-tuning, then show the loss curve."""
+    png = pipeline.sft(session)
+    return "no SFT stage (training.max_steps: 0)" if png is None else _image(png)
+
+
+def grpo(session: pipeline.Session):
+    """GRPO, then show the reward and KL curves."""
+    png = pipeline.grpo(session)
+    return "no GRPO stage (grpo: null)" if png is None else _image(png)
 
 
 def evaluate(session: pipeline.Session):
-    """Generate + score; prints the scorecard table and shows it as bars."""
+    """Write every stage's scorecard; prints the table (a column per stage) and shows it as bars."""
     pipeline.evaluate(session)
     return _image(session.run.dir / "scorecard.png")
 

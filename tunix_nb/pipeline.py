@@ -1,47 +1,55 @@
 """One run, start to finish. `run(cfg)` reads as the flow; the notebooks call the same stages cell
-by cell (prepare -> start -> train -> evaluate -> finish), so nothing is done twice.
+by cell (prepare -> start -> base -> sft -> grpo -> evaluate -> finish), so nothing is done twice.
 
 `prepare` checks everything that can be refused (config, device, auth, model source, data)
-before the run dir exists, so bad input leaves nothing behind.
+before the run dir exists, so bad input leaves nothing behind. The backend (torch or tunix) is
+chosen once, in `prepare`; each stage calls the same function of whichever it is.
+
+Stages: base (the untrained model, `eval.compare_base`) -> SFT (off with `training.max_steps: 0`)
+-> GRPO (off with `grpo: null`). Each trained stage is scored on the same eval items; the last
+stage owns `<run dir>/checkpoints` (the judges' `CKPT_DIR`), earlier ones `checkpoints/<stage>`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 
-from . import auth, data, device, evidence, generate, models, report, scoring, train_torch
-from . import sample_tunix, train_tunix  # JAX/Tunix are imported inside their functions, only when used
+from . import auth, backends, data, device, evidence, models, report, scoring
+from .backends.common import Budget, Policy, TrainResult
 from .config import Config, resolve_path
 from .errors import UserError
+
+STAGES = ("base", "sft", "grpo")
 
 
 @dataclass
 class Session:
     """What the stages hand on to each other (and what a notebook keeps between cells)."""
     cfg: Config
+    backend: ModuleType
     plan: device.DevicePlan
     source: models.ModelSource
     tokenizer: object
     examples: list
     skipped: int
     eval_records: list
-    train_path: Path
-    eval_path: Path
+    prompts: list  # GRPO prompts (empty without a GRPO stage)
+    datasets: dict[str, Path]
     run: evidence.Run | None = None
-    resume_from: Path | None = None  # the checkpoint an unfinished run continues from
-    model: object = None
-    model_config: object = None  # Tunix's ModelConfig (tunix backend)
-    mesh: object = None  # the device mesh (tunix backend)
-    result: train_torch.TrainResult | None = None
-    before: tuple[list, dict] | None = field(default=None, repr=False)
-    summary: dict | None = None
+    policy: Policy | None = None
+    budget: Budget | None = None
+    results: dict[str, TrainResult] = field(default_factory=dict)
+    stages: dict[str, tuple[list, dict]] = field(default_factory=dict, repr=False)  # stage -> (rows, summary)
 
 
 def run(cfg: Config) -> evidence.Run:
     session = prepare(cfg)
     start(session)
-    train(session)
+    base(session)
+    sft(session)
+    grpo(session)
     evaluate(session)
     return finish(session)
 
@@ -49,6 +57,7 @@ def run(cfg: Config) -> evidence.Run:
 def prepare(cfg: Config) -> Session:
     if cfg.output.run_id is None:  # fixed now, so config.yaml and the manifest name the run (and can resume it)
         cfg = replace(cfg, output=replace(cfg.output, run_id=evidence.default_run_id(cfg)))
+    backend = backends.get(cfg.training.backend)
     hardware = device.detect(cfg.training.device)
     label = cfg.model.hf_secret_label
     token = auth.get_token(cfg.model.source, label)
@@ -56,75 +65,90 @@ def prepare(cfg: Config) -> Session:
     source = models.resolve_source(cfg.model.source, cfg.model.revision, token.value if token else None, label)
     plan = device.make_plan(cfg, hardware, models.model_shape(source.path), on_kaggle=auth.on_kaggle())
     print(plan.describe())
-    train_path, eval_path = resolve_path(cfg.data.train_file), resolve_path(cfg.data.eval_file)
-    train_records = data.load_records(train_path, "train")[: cfg.data.train_limit]
-    eval_records = data.spread_subset(data.load_records(eval_path, "eval"), cfg.eval.limit)
+    datasets = {"train": resolve_path(cfg.data.train_file), "eval": resolve_path(cfg.data.eval_file)}
+    train_records = data.load_records(datasets["train"], "train")[: cfg.data.train_limit]
+    eval_records = data.spread_subset(data.load_records(datasets["eval"], "eval"), cfg.eval.limit)
     tokenizer = models.load_tokenizer(source.path)
     examples, skipped = data.encode_train(train_records, tokenizer, cfg.data.max_seq_len)
-    if not examples:
-        raise UserError(f"data.max_seq_len: all {skipped} training samples of {train_path} are longer than "
+    if not examples and sft_on(cfg):
+        raise UserError(f"data.max_seq_len: all {skipped} training samples of {datasets['train']} are longer than "
                         f"{cfg.data.max_seq_len} tokens; raise data.max_seq_len")
+    prompts = []
+    if cfg.grpo is not None:
+        datasets["grpo_prompts"] = resolve_path(cfg.grpo.prompt_file or cfg.data.train_file)
+        records = data.load_records(datasets["grpo_prompts"], "train")[: cfg.grpo.prompt_limit]
+        prompts, too_long = data.grpo_prompts(records, tokenizer, cfg.grpo.max_prompt_len)
+        if not prompts:
+            raise UserError(f"grpo.max_prompt_len: all {too_long} prompts of {datasets['grpo_prompts']} are longer "
+                            f"than {cfg.grpo.max_prompt_len} tokens; raise grpo.max_prompt_len")
     if cfg.training.lora is not None:
         models.check_lora_targets(source.path, cfg.training.lora.target_modules)
-    if cfg.training.backend == "tunix":  # what Tunix cannot load or adapt is refused before the run dir exists
-        train_tunix.check(cfg, source.path)
-    return Session(cfg=cfg, plan=plan, source=source, tokenizer=tokenizer, examples=examples, skipped=skipped,
-                   eval_records=eval_records, train_path=train_path, eval_path=eval_path)
+    backend.check(cfg, source.path)  # what this backend cannot load or do is refused before the run dir exists
+    return Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=examples,
+                   skipped=skipped, eval_records=eval_records, prompts=prompts, datasets=datasets)
 
 
 def start(s: Session) -> Path:
     """Create the run dir (manifest status running), or reopen an unfinished one with the same run
-    id and config to resume it from its latest whole checkpoint; load the model."""
-    s.run = evidence.Run.open(s.cfg, plan=s.plan.to_dict(), model_source=s.source.to_dict(),
-                              datasets={"train": s.train_path, "eval": s.eval_path})
+    id and config to resume each stage from its latest whole checkpoint; load the model."""
+    s.run = evidence.Run.open(s.cfg, plan=s.plan.to_dict(), model_source=s.source.to_dict(), datasets=s.datasets)
+    s.budget = Budget(seconds=s.cfg.training.time_budget_minutes * 60 if s.cfg.training.time_budget_minutes else None)
     print(f"run dir: {s.run.dir}")
     with s.run.failing():
         if s.run.manifest.get("resumes"):
-            if tunix(s):
-                step = train_tunix.latest_step(s.run.dir, s.run.log)
-                name = f"step {step}" if step else None
-            else:
-                s.resume_from = train_torch.latest_checkpoint(s.run.dir, s.run.log)
-                step = int(s.resume_from.name.split("-")[1]) if s.resume_from else 0
-                name = s.resume_from.name if s.resume_from else None
-            dropped = evidence.truncate_metrics(s.run.dir / "metrics.jsonl", step)
-            s.run.update(resumed_from=name)
-            print(f"resuming {s.run.id} from " + (f"checkpoint {name}" if name else "the start")
-                  + f" ({dropped} metrics lines after it dropped)")
+            steps = {stage: s.backend.latest_step(checkpoint_root(s, stage), s.run.log) for stage in trained_stages(s.cfg)}
+            dropped = evidence.truncate_metrics(s.run.dir / "metrics.jsonl", steps)
+            s.run.update(resumed_from=steps)
+            print(f"resuming {s.run.id} from " + ", ".join(f"{k} step {v}" for k, v in steps.items())
+                  + f" ({dropped} metrics lines after them dropped)")
         s.run.log.info("%s", s.plan.describe())
-        s.run.log.info("data: %d training samples (%d skipped: longer than data.max_seq_len=%d), %d eval items",
-                       len(s.examples), s.skipped, s.cfg.data.max_seq_len, len(s.eval_records))
-        if tunix(s):
-            s.model, s.model_config, s.mesh = train_tunix.build_lora_policy(s.cfg, s.source.path, s.plan.dtype)
-        else:
-            s.model = models.load_torch_model(s.source, dtype=s.plan.dtype, lora=s.cfg.training.lora is not None,
-                                              attn_implementation=s.cfg.model.attn_implementation)
+        s.run.log.info("data: %d training samples (%d skipped: longer than data.max_seq_len=%d), %d GRPO prompts, "
+                       "%d eval items", len(s.examples), s.skipped, s.cfg.data.max_seq_len, len(s.prompts),
+                       len(s.eval_records))
+        s.policy = s.backend.load_policy(s.cfg, s.source, s.plan)
     return s.run.dir
 
 
-def train(s: Session) -> Path:
-    """(Evaluate the base model first when asked,) train, plot the loss curve; returns its PNG."""
+def base(s: Session) -> dict | None:
+    """Score the untrained model on the eval items (eval.compare_base); returns its summary."""
+    if not s.cfg.eval.compare_base:
+        return None
     with s.run.failing():
-        if s.cfg.eval.compare_base:
-            s.before = _score(s, s.model, "eval (base)")
-        if tunix(s):
-            s.result = train_tunix.train(s.cfg, s.model, s.tokenizer, s.examples, s.run, s.mesh)
-        else:
-            s.result = train_torch.train(s.cfg, s.model, s.tokenizer, s.examples, s.run, s.plan.device,
-                                         s.plan.dtype, resume=s.resume_from)
-        s.run.update(metrics={**s.result.summary(), "skipped_samples": s.skipped})
+        s.stages["base"] = _score(s, "eval (base)")
+        return s.stages["base"][1]
+
+
+def sft(s: Session) -> Path | None:
+    """Supervised fine-tuning (the format), then its scorecard; returns the loss curve's PNG."""
+    if not sft_on(s.cfg):
+        return None
+    with s.run.failing():
+        _stage(s, "sft", s.backend.train_sft(s.cfg, s.policy, s.tokenizer, s.examples, s.run, plan=s.plan,
+                                       root=checkpoint_root(s, "sft"), budget=s.budget.stage()))
         return report.plot_loss(evidence.read_jsonl(s.run.dir / "metrics.jsonl"), s.run.dir / "loss_curve.png")
 
 
-def evaluate(s: Session) -> str:
-    """Generate, score, write predictions and the scorecard; returns the scorecard table."""
+def grpo(s: Session) -> Path | None:
+    """GRPO (correctness, rewarded by our scorer), then its scorecard; returns the reward curve's PNG."""
+    if s.cfg.grpo is None:
+        return None
     with s.run.failing():
-        rows, s.summary = _score(s, s.result.model, "eval")
-        before_summary = s.before[1] if s.before else None
-        evidence.write_scores(s.run.dir, rows, s.summary, eval_file=s.eval_path, before=s.before)
-        report.plot_scorecard(s.summary, s.run.dir / "scorecard.png")
-        s.run.update(eval=s.summary["overall"], eval_before=before_summary["overall"] if before_summary else None)
-        table = scoring.format_scorecard(s.summary, before=before_summary)
+        _stage(s, "grpo", s.backend.train_grpo(s.cfg, s.policy, s.tokenizer, s.prompts, s.run, plan=s.plan,
+                                         root=checkpoint_root(s, "grpo"), budget=s.budget.stage()))
+        return report.plot_rewards(evidence.read_jsonl(s.run.dir / "metrics.jsonl"), s.run.dir / "reward_curve.png")
+
+
+def evaluate(s: Session) -> str:
+    """Write the predictions and the scorecard of every stage (the last one's at the top level);
+    returns the scorecard table, a column per stage."""
+    with s.run.failing():
+        if not s.stages:  # nothing was trained or scored yet: score the model as it is
+            s.stages["base"] = _score(s, "eval")
+        rows, summary = s.stages[list(s.stages)[-1]]
+        evidence.write_scores(s.run.dir, rows, summary, eval_file=s.datasets["eval"], stages=s.stages)
+        report.plot_scorecard({**summary, "stages": {k: v[1] for k, v in s.stages.items()}}, s.run.dir / "scorecard.png")
+        s.run.update(eval=summary["overall"], eval_stages={k: v[1]["overall"] for k, v in s.stages.items()})
+        table = scoring.format_scorecard(summary, stages={k: v[1] for k, v in s.stages.items()})
         s.run.log.info("scorecard:\n%s", table)
         print(table)
         return table
@@ -140,24 +164,34 @@ def finish(s: Session) -> evidence.Run:
 def judge_handles(s: Session) -> tuple:
     """What the competition's judges' cells read after ours: (lora_policy, tokenizer, model_config,
     MAX_PROMPT_LENGTH, CKPT_DIR). They restore CKPT_DIR/actor/<largest step>/model_params into
-    lora_policy and sample with Tunix (tunix backend; a torch run hands over its own model and config)."""
-    model = s.result.model if s.result else s.model
-    config = s.model_config if tunix(s) else model.config
-    return model, s.tokenizer, config, s.cfg.data.max_seq_len, s.run.dir / "checkpoints"
+    lora_policy and sample with Tunix (tunix backend; a torch run hands over its own model and config).
+    After GRPO the largest step is GRPO's: the final model."""
+    prompt_len = s.cfg.grpo.max_prompt_len if s.cfg.grpo else s.cfg.data.max_seq_len
+    return s.policy.model, s.tokenizer, s.policy.config, prompt_len, s.run.dir / "checkpoints"
 
 
-def tunix(s: Session) -> bool:
-    return s.cfg.training.backend == "tunix"
+def sft_on(cfg: Config) -> bool:
+    return cfg.training.max_steps != 0
 
 
-def _score(s: Session, model, desc: str) -> tuple[list, dict]:
-    if tunix(s):
-        with s.mesh:
-            predictions = sample_tunix.predict(model, s.model_config, s.tokenizer, s.eval_records, desc=desc,
-                                               max_new_tokens=s.cfg.eval.max_new_tokens,
-                                               batch_size=s.cfg.eval.batch_size)
-        return scoring.score_predictions(predictions, [asdict(r) for r in s.eval_records])
-    predictions = generate.predict(model, s.tokenizer, s.eval_records, device=s.plan.device, dtype=s.plan.dtype,
-                                   desc=desc, max_new_tokens=s.cfg.eval.max_new_tokens,
-                                   batch_size=s.cfg.eval.batch_size)
+def trained_stages(cfg: Config) -> list[str]:
+    return [stage for stage, on in (("sft", sft_on(cfg)), ("grpo", cfg.grpo is not None)) if on]
+
+
+def checkpoint_root(s: Session, stage: str) -> Path:
+    """The last trained stage writes where the judges look (`checkpoints/`), earlier ones beside it."""
+    root = s.run.dir / "checkpoints"
+    return root if stage == trained_stages(s.cfg)[-1] else root / stage
+
+
+def _stage(s: Session, stage: str, result: TrainResult) -> None:
+    s.results[stage] = result
+    s.policy.model = result.model
+    summaries = {k: v.summary() for k, v in s.results.items()}
+    s.run.update(metrics={**result.summary(), "skipped_samples": s.skipped, "stages": summaries})
+    s.stages[stage] = _score(s, f"eval ({stage})")
+
+
+def _score(s: Session, desc: str) -> tuple[list, dict]:
+    predictions = s.backend.predict(s.policy, s.tokenizer, s.eval_records, cfg=s.cfg, plan=s.plan, desc=desc)
     return scoring.score_predictions(predictions, [asdict(r) for r in s.eval_records])

@@ -1,5 +1,6 @@
-"""What people would rather look at than read: the plots (loss and lr curve, scorecard bars) and
-`report.html`, one self-contained page per run (images as data: URIs, inline CSS, no scripts, no
+"""What people would rather look at than read: the plots (SFT loss and lr curve, GRPO reward / KL
+curves, scorecard bars with one bar per stage: base, sft, grpo) and `report.html`, one
+self-contained page per run (images as data: URIs, inline CSS, no scripts, no
 external URLs; `<details>` collapses the long parts).
 
 `write_report(run_dir)` loads the run dir, (re)draws the plots beside it and writes the page;
@@ -15,10 +16,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import runs
-from .evidence import read_jsonl
+from .evidence import metrics_stage, read_jsonl, stages_of
 
 GROUPS = (("section", "per_section"), ("category", "per_category"), ("difficulty", "per_difficulty"))
-IMAGES = ("loss_curve.png", "scorecard.png", "scorecard_difficulty.png")
+LOSS_PNG, REWARDS_PNG = "loss_curve.png", "reward_curve.png"
+SCORECARD_PNGS = ("scorecard.png", "scorecard_difficulty.png")
+IMAGES = (LOSS_PNG, REWARDS_PNG, *SCORECARD_PNGS)
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
 padding:0 1em;color:#1b1b1b;line-height:1.4}
@@ -47,77 +50,179 @@ def _pyplot():
     return plt
 
 
+def sft_rows(metrics: list[dict]) -> list[dict]:
+    """The SFT rows of metrics.jsonl (stage "sft", or no stage: runs from before GRPO)."""
+    return [m for m in metrics if metrics_stage(m) == "sft"]
+
+
+def grpo_rows(metrics: list[dict]) -> list[dict]:
+    return [m for m in metrics if m.get("stage") == "grpo"]
+
+
+def _points(rows: list[dict], key: str) -> tuple[list, list]:
+    """(steps, values) of the rows that logged `key` as a number."""
+    pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
+def _empty_figure(plt, out: Path, title: str, text: str) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 2))
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=12, color="dimgray", transform=ax.transAxes)
+    ax.set_axis_off()
+    ax.set_title(title)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def plot_loss(metrics: list[dict], out: Path) -> Path:
-    """Loss per step (left axis) and the learning rate (right axis, when logged)."""
+    """The SFT loss per step (left axis) and the learning rate (right axis, when logged); rows of
+    other stages are left out. Without SFT rows (GRPO straight from an instruction-tuned model) a
+    figure that says "no SFT stage"."""
     plt = _pyplot()
+    metrics = [m for m in sft_rows(metrics) if "loss" in m]
+    if not metrics:
+        return _empty_figure(plt, out, "training loss", "no SFT stage in this run")
     steps = [m["step"] for m in metrics]
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(steps, [m["loss"] for m in metrics], color="tab:blue", label="loss")
-    ax.set_xlabel("step")
+    ax.set_xlabel("SFT step")
+    ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_ylabel("loss (per completion token)")
     ax.grid(alpha=0.3)
     lines = ax.get_lines()
-    if metrics and all("lr" in m for m in metrics):
+    if all("lr" in m for m in metrics):
         ax2 = ax.twinx()
         lines += ax2.plot(steps, [m["lr"] for m in metrics], color="tab:orange", alpha=0.6, label="lr")
         ax2.set_ylabel("learning rate")
     ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right")
-    ax.set_title("training loss")
+    ax.set_title("training loss (SFT)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
 
 
-def plot_groups(groups: dict[str, dict], out: Path, title: str, before: dict[str, dict] | None = None) -> Path:
-    """Two panels (accuracy | format compliance), a bar per group; with `before` (the base model's
-    groups, same names) a before bar beside each after bar."""
+def reward_names(metrics: list[dict]) -> list[str]:
+    """The names of the rewards logged as `reward/<name>`, in first-seen order."""
+    names: dict[str, None] = {}
+    for m in metrics:
+        names.update({k.partition("/")[2]: None for k in m if k.startswith("reward/")})
+    return list(names)
+
+
+def plot_rewards(metrics: list[dict], out: Path) -> Path:
+    """GRPO (rows with stage "grpo"), x = GRPO step. Top: `reward_mean` with a ±`reward_std` band
+    and each reward's own mean (`reward/<name>`); bottom: `kl` (left axis) and
+    `completion_len_mean` (right axis). Without GRPO rows a figure that says "no GRPO stage"."""
     plt = _pyplot()
-    names = list(groups)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.38 * len(names) + 1.4), sharey=True)
+    rows = grpo_rows(metrics)
+    if not rows:
+        return _empty_figure(plt, out, "GRPO rewards", "no GRPO stage in this run")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(3, 2))
+    steps, mean = _points(rows, "reward_mean")
+    if steps:
+        top.plot(steps, mean, color="black", lw=2, label="reward_mean")
+        band = [(r["step"], r["reward_mean"], r["reward_std"]) for r in rows
+                if isinstance(r.get("reward_mean"), (int, float)) and isinstance(r.get("reward_std"), (int, float))]
+        if band:
+            top.fill_between([x for x, _, _ in band], [m - sd for _, m, sd in band], [m + sd for _, m, sd in band],
+                             color="gray", alpha=0.25, label="± reward_std")
+    for name in reward_names(rows):
+        xs, ys = _points(rows, f"reward/{name}")
+        top.plot(xs, ys, lw=1.2, alpha=0.85, label=name)
+    top.set_ylabel("reward (mean over completions)")
+    top.grid(alpha=0.3)
+    if top.get_legend_handles_labels()[0]:
+        top.legend(loc="best", fontsize=8)
+    top.set_title("GRPO rewards")
+    lines = []
+    xs, ys = _points(rows, "kl")
+    if xs:
+        lines += bottom.plot(xs, ys, color="tab:red", label="kl")
+    bottom.set_ylabel("KL to the reference")
+    xs, ys = _points(rows, "completion_len_mean")
+    if xs:
+        ax2 = bottom.twinx()
+        lines += ax2.plot(xs, ys, color="tab:purple", alpha=0.7, label="completion_len_mean")
+        ax2.set_ylabel("completion length (tokens)")
+    if lines:
+        bottom.legend(lines, [ln.get_label() for ln in lines], loc="best", fontsize=8)
+    bottom.set_xlabel("GRPO step")
+    bottom.xaxis.set_major_locator(_integer_ticks())
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+STAGE_COLORS = {"base": "tab:gray", "sft": "tab:blue", "grpo": "tab:green"}
+
+
+def plot_groups(stages: dict[str, dict[str, dict]], out: Path, title: str) -> Path:
+    """Two panels (accuracy | format compliance), a bar per group; with several stages ({stage:
+    groups}, the last one's group names used) one bar per stage in each group."""
+    plt = _pyplot()
+    last = list(stages.values())[-1]
+    names = list(last)
+    k = len(stages)
+    height = 0.8 / k
+    fig, axes = plt.subplots(1, 2, figsize=(10, (0.2 + 0.18 * k) * len(names) + 1.4), sharey=True)
     for ax, metric, label in zip(axes, ("accuracy", "format_compliance"), ("accuracy %", "format compliance %")):
         ys = range(len(names))
-        after = [100 * groups[n][metric] for n in names]
-        if before is None:
-            ax.bar_label(ax.barh(list(ys), after, height=0.6, color="tab:blue"), fmt="%.0f%%", fontsize=8, padding=2)
-        else:
-            base = [100 * before.get(n, {}).get(metric, 0.0) for n in names]
-            bars = ax.barh([y - 0.2 for y in ys], base, height=0.4, color="tab:gray", label="before")
-            ax.bar_label(bars, fmt="%.0f%%", fontsize=7, padding=2, color="dimgray")
-            bars = ax.barh([y + 0.2 for y in ys], after, height=0.4, color="tab:blue", label="after")
-            ax.bar_label(bars, fmt="%.0f%%", fontsize=7, padding=2)
-        ax.set_yticks(list(ys), [f"{n} (n={groups[n]['n']})" for n in names])
+        for i, (stage, groups) in enumerate(stages.items()):
+            values = [100 * groups.get(n, {}).get(metric, 0.0) for n in names]
+            offset = (i - (k - 1) / 2) * height
+            color = STAGE_COLORS.get(stage, f"C{i}") if k > 1 else "tab:blue"
+            bars = ax.barh([y + offset for y in ys], values, height=height * (0.75 if k == 1 else 1), color=color,
+                           label=stage)
+            ax.bar_label(bars, fmt="%.0f%%", fontsize=8 if k == 1 else 7, padding=2)
+        ax.set_yticks(list(ys), [f"{n} (n={last[n]['n']})" for n in names])
         ax.set_xlim(0, 110)
         ax.set_xticks(range(0, 101, 20))
         ax.set_xlabel(label)
         ax.grid(axis="x", alpha=0.3)
     axes[0].invert_yaxis()
     fig.suptitle(title)
-    if before is not None:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="upper right", ncol=2, frameon=False)
+    if k > 1:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="upper right", ncol=k, frameon=False)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
 
 
+def _stage_groups(summary: dict, keys: tuple[str, ...]) -> dict[str, dict[str, dict]]:
+    """{stage: groups} for the plots: every stage when the summary holds two or more, else the
+    top-level scorecard alone."""
+    stages = stages_of(summary)
+    if len(stages) < 2:
+        stages = {"final": summary}
+    return {name: _card_groups(s, keys) for name, s in stages.items()}
+
+
 def plot_scorecard(summary: dict, out: Path) -> Path:
-    """Overall, per section and per category; before/after bars when the summary holds `before`."""
-    return plot_groups(_card_groups(summary, ("per_section", "per_category")), out, "scorecard",
-                       _card_groups(summary["before"], ("per_section", "per_category")) if summary.get("before") else None)
+    """Overall, per section and per category; one bar per stage when the summary has >= 2 stages."""
+    return plot_groups(_stage_groups(summary, ("per_section", "per_category")), out, "scorecard")
 
 
 def plot_difficulty(summary: dict, out: Path) -> Path:
-    """The scorecard per difficulty (before/after when present)."""
-    return plot_groups(_card_groups(summary, ("per_difficulty",)), out, "scorecard by difficulty",
-                       _card_groups(summary["before"], ("per_difficulty",)) if summary.get("before") else None)
+    """The scorecard per difficulty (one bar per stage when the summary has >= 2 stages)."""
+    return plot_groups(_stage_groups(summary, ("per_difficulty",)), out, "scorecard by difficulty")
 
 
 def _card_groups(summary: dict, keys: tuple[str, ...]) -> dict[str, dict]:
     prefix = {"per_section": "section:", "per_category": "", "per_difficulty": ""}
     groups = {"overall": summary["overall"]}
     for key in keys:
-        groups.update({f"{prefix[key]}{name}": g for name, g in summary.get(key, {}).items()})
+        groups.update({f"{prefix[key]}{name}": g for name, g in (summary.get(key) or {}).items()})
     return groups
 
 
@@ -173,14 +278,21 @@ def kv_table(pairs: Iterable[tuple[str, Any]]) -> Raw:
 
 
 def _short_float(v: Any) -> Any:
+    """Floats to 6 significant digits; a dict (e.g. per-stage metrics) as "key value, ..." on one line."""
+    if isinstance(v, dict):
+        return "; ".join(f"{k} ({_short_float(x)})" if isinstance(x, dict) else f"{k} {_short_float(x)}"
+                         for k, x in v.items() if x is not None)
     return f"{v:.6g}" if isinstance(v, float) else v
 
 
 # ----------------------------------------------------------------------------- report sections
 
 def render_report(manifest: dict, *, summary: dict | None = None, predictions: list[dict] | None = None,
-                  before: list[dict] | None = None, images: dict[str, bytes] | None = None) -> str:
-    """The report page from loaded evidence (missing parts omitted) and PNGs keyed by file name."""
+                  stage_predictions: dict[str, list[dict]] | None = None, metrics: list[dict] | None = None,
+                  images: dict[str, bytes] | None = None) -> str:
+    """The report page from loaded evidence (missing parts omitted) and PNGs keyed by file name.
+    `stage_predictions`: {stage: scored rows} of the stages before the final one (their outputs sit
+    beside the final model's); `metrics`: the metrics.jsonl rows (a per-stage summary of them)."""
     images = images or {}
     run_id, status = manifest.get("run_id", "?"), manifest.get("status", "?")
     parts = [f"<h1>Run report: {esc(run_id)}</h1>",
@@ -189,11 +301,11 @@ def render_report(manifest: dict, *, summary: dict | None = None, predictions: l
              + "".join(f' <span class="muted">{k} {esc(manifest[f"{k}_at"])}</span>' for k in ("created", "finished")
                        if manifest.get(f"{k}_at")) + "</p>",
              config_section(manifest), device_section(manifest.get("device_plan")),
-             training_section(manifest.get("metrics"), images.get("loss_curve.png"))]
+             training_section(manifest.get("metrics"), images, metrics)]
     if summary:
         parts.append(scorecard_section(summary, images))
     if predictions is not None:
-        parts.append(predictions_section(predictions, before))
+        parts.append(predictions_section(predictions, stage_predictions))
     return page(f"tunix_nb run {run_id}", "\n".join(parts))
 
 
@@ -213,13 +325,22 @@ def config_section(manifest: dict) -> str:
                                                f"limit {d.get('train_limit')}, max_seq_len {d.get('max_seq_len')})"),
         ("eval data", d.get("eval_file") and f"{d['eval_file']} (sha256 {sha.get('eval', '?')}…)"),
         ("eval", e and f"limit {e.get('limit')}, max_new_tokens {e.get('max_new_tokens')}, "
-                       f"batch_size {e.get('batch_size')}, compare_base {e.get('compare_base')}"),
+                       f"batch_size {e.get('batch_size')}"
+                       + (f", compare_base {e['compare_base']}" if "compare_base" in e else "")),
+        ("grpo", _scalars(cfg.get("grpo"))),
         ("config hash", manifest.get("config_hash")),
         ("git", git.get("commit") and f"{git['commit']}" + (" (dirty)" if git.get("dirty") else "")),
     ]
     full = table(["key", "value"], sorted(runs.flatten(cfg).items())) if cfg else ""
     return (f"<h2>Config</h2>\n{kv_table(pairs)}\n"
             + (f"<details><summary>full resolved config</summary>{full}</details>" if full else ""))
+
+
+def _scalars(d: Any) -> str | None:
+    """The plain (non-nested) settings of a config section on one line, or None."""
+    if not isinstance(d, dict) or not d:
+        return None
+    return ", ".join(f"{k} {v}" for k, v in d.items() if not isinstance(v, (dict, list))) or None
 
 
 def _training_summary(t: dict) -> str | None:
@@ -246,11 +367,37 @@ def device_section(plan: dict | None) -> str:
     return f"<h2>Device plan</h2>\n{kv_table(pairs)}\n" + (f"<p>Why:</p><ul>{reasons}</ul>" if reasons else "")
 
 
-def training_section(metrics: dict | None, loss_png: bytes | None) -> str:
-    if not metrics and not loss_png:
+def training_section(summary: dict | None, images: dict[str, bytes], metrics: list[dict] | None = None) -> str:
+    """The manifest's metrics summary, a line per training stage logged in metrics.jsonl, the SFT
+    loss curve and (when GRPO ran) the reward and KL curves."""
+    loss_png, rewards_png = images.get(LOSS_PNG), images.get(REWARDS_PNG)
+    if not summary and not loss_png and not rewards_png and not metrics:
         return ""
-    body = kv_table(list((metrics or {}).items())) if metrics else ""
-    return f"<h2>Training</h2>\n{body}\n" + (img(loss_png, "training loss and learning rate") if loss_png else "")
+    parts = ["<h2>Training</h2>"]
+    if summary:
+        parts.append(kv_table(list(summary.items())))
+    if metrics:
+        parts.append(stage_metrics_table(metrics))
+    if loss_png:
+        parts.append(img(loss_png, "training loss and learning rate"))
+    if rewards_png:
+        parts += ["<h3>GRPO rewards and KL</h3>", img(rewards_png, "GRPO rewards, KL and completion length")]
+    return "\n".join(parts)
+
+
+def stage_metrics_table(metrics: list[dict]) -> Raw:
+    """One row per training stage in metrics.jsonl: logged steps and first → last of its curves."""
+    def span(rows: list[dict], key: str) -> str:
+        vals = [r[key] for r in rows if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
+        return f"{vals[0]:.4g} → {vals[-1]:.4g}" if vals else "–"
+
+    grpo_keys = ("reward_mean", "kl", "completion_len_mean") if grpo_rows(metrics) else ()
+    body = []
+    for stage, rows in (("sft", sft_rows(metrics)), ("grpo", grpo_rows(metrics))):
+        if rows:
+            body.append([stage, len(rows), f"{rows[0].get('step')}–{rows[-1].get('step')}", span(rows, "loss"),
+                         *(span(rows, k) for k in grpo_keys)])
+    return table(["stage", "logged steps", "steps", "loss", *grpo_keys], body)
 
 
 def scorecard_rows(summary: dict) -> list[tuple[str, str | None, str | None]]:
@@ -259,14 +406,22 @@ def scorecard_rows(summary: dict) -> list[tuple[str, str | None, str | None]]:
     rows: list[tuple[str, str | None, str | None]] = [("overall", None, None)]
     for title, key in GROUPS:
         rows.append((f"per {title}", key, None))
-        rows += [(name, key, name) for name in summary.get(key, {})]
+        rows += [(name, key, name) for name in summary.get(key) or {}]
     return rows
 
 
 def scorecard_table(summary: dict) -> Raw:
-    before = summary.get("before")
-    header = ["group", "n", "accuracy", "format"] if not before else \
-        ["group", "n", "accuracy before", "accuracy after", "Δ accuracy", "format before", "format after", "Δ format"]
+    """The top-level (final) scorecard; with >= 2 stages (`evidence.stages_of`) an accuracy and a
+    format column per stage, each followed by Δ of the last stage vs the first."""
+    stages = stages_of(summary)
+    multi = len(stages) >= 2
+    names = list(stages)
+    if multi:
+        delta = f"({names[-1]} − {names[0]})"
+        header = ["group", "n", *(f"accuracy {n}" for n in names), f"Δ accuracy {delta}",
+                  *(f"format {n}" for n in names), f"Δ format {delta}"]
+    else:
+        header = ["group", "n", "accuracy", "format"]
     body, heads = [], set()
     for label, key, name in scorecard_rows(summary):
         if key is not None and name is None:
@@ -274,52 +429,65 @@ def scorecard_table(summary: dict) -> Raw:
             body.append([label] + [""] * (len(header) - 1))
             continue
         g = summary["overall"] if key is None else summary[key][name]
-        if not before:
+        if not multi:
             body.append([label, g["n"], pct(g["accuracy"]), pct(g["format_compliance"])])
             continue
-        b = before["overall"] if key is None else before.get(key, {}).get(name, {})
-        body.append([label, g["n"], *_before_after(b, g, "accuracy"), *_before_after(b, g, "format_compliance")])
+        per_stage = [s["overall"] if key is None else (s.get(key) or {}).get(name, {}) for s in stages.values()]
+        body.append([label, g["n"], *_stage_cells(per_stage, "accuracy"), *_stage_cells(per_stage, "format_compliance")])
     return table(header, body, row_class=lambda i, _: "group" if i in heads else None)
 
 
-def _before_after(b: dict, g: dict, metric: str) -> list[str]:
-    if metric not in b:
-        return ["–", pct(g[metric]), "–"]
-    return [pct(b[metric]), pct(g[metric]), f"{100 * (g[metric] - b[metric]):+.1f} pts"]
+def _stage_cells(groups: list[dict], metric: str) -> list[str]:
+    """The metric of each stage's group, then last − first in points ("–" where a side lacks it)."""
+    first, last = groups[0].get(metric), groups[-1].get(metric)
+    delta = f"{100 * (last - first):+.1f} pts" if first is not None and last is not None else "–"
+    return [pct(g.get(metric)) for g in groups] + [delta]
 
 
 def scorecard_section(summary: dict, images: dict[str, bytes]) -> str:
     missing = summary.get("missing_ids") or []
-    pics = "".join(img(images[n], n) for n in IMAGES[1:] if n in images)
+    pics = "".join(img(images[n], n) for n in SCORECARD_PNGS if n in images)
     note = f"<p>scored {esc(summary.get('scored_at'))} against {esc(summary.get('eval_file'))}</p>" \
         if summary.get("eval_file") else ""
+    stages = list(stages_of(summary))
+    if stages:
+        note += (f"<p>stages, each evaluated on the same items: {esc(' → '.join(stages))}; "
+                 f"the final model ({esc(stages[-1])}) is the one scored at the top level</p>")
     gone = f"<p class=\"bad\">missing predictions: {esc(', '.join(missing))}</p>" if missing else ""
     return f"<h2>Scorecard</h2>\n{note}{scorecard_table(summary)}\n{gone}{pics}"
 
 
-def predictions_section(rows: list[dict], before: list[dict] | None = None) -> str:
-    base = {r.get("id"): r for r in before or []}
+def predictions_section(rows: list[dict], stages: dict[str, list[dict]] | None = None) -> str:
+    """One row per eval item: the final model's answer, and for each earlier stage in `stages`
+    ({stage: scored rows}, run order) its extracted answer and correctness; every output in
+    `<details>`."""
+    by_stage = {name: {r.get("id"): r for r in stage_rows} for name, stage_rows in (stages or {}).items()}
     header = ["#", "id", "section / category / difficulty", "question", "expected", "extracted", "correct",
-              "format"] + (["base: extracted", "base correct"] if base else []) + ["model output"]
+              "format"]
+    for name in by_stage:
+        header += [f"{name}: extracted", f"{name} correct"]
+    header.append("model output")
     body = []
     for i, r in enumerate(rows, start=1):
-        b = base.get(r.get("id"))
+        others = {name: rows_by_id.get(r.get("id")) for name, rows_by_id in by_stage.items()}
         cells = [f"{i}", r.get("id"), f"{r.get('section')} / {r.get('category')} / {r.get('difficulty')}",
                  Raw(f'<div class="q">{esc(r.get("prompt"))}</div>') if r.get("prompt") else "–",
                  r.get("expected_answer"), r.get("extracted_answer"), mark(r.get("correct")), mark(r.get("format_ok"))]
-        if base:
+        for b in others.values():
             cells += [b.get("extracted_answer") if b else "–", mark(b.get("correct")) if b else "–"]
-        cells.append(_output_details(r, b))
+        cells.append(_output_details(r, others))
         body.append(cells)
     correct = sum(1 for r in rows if r.get("correct"))
-    return (f"<h2>Predictions</h2>\n<p>{len(rows)} items, {correct} correct. Click “show” for the full model output.</p>\n"
+    return (f"<h2>Predictions</h2>\n<p>{len(rows)} items, {correct} correct. Click “show” for the full model output"
+            + (" of each stage" if by_stage else "") + ".</p>\n"
             + table(header, body, row_class=lambda i, row: "pred"))
 
 
-def _output_details(r: dict, b: dict | None) -> Raw:
+def _output_details(r: dict, others: dict[str, dict | None]) -> Raw:
     inner = f"<pre>{esc(r.get('prediction'))}</pre>"
-    if b is not None:
-        inner += f'<p class="muted">base model:</p><pre>{esc(b.get("prediction"))}</pre>'
+    for name, b in others.items():
+        if b is not None:
+            inner += f'<p class="muted">{esc(name)} model:</p><pre>{esc(b.get("prediction"))}</pre>'
     return Raw(f"<details><summary>show</summary>{inner}</details>")
 
 
@@ -328,11 +496,28 @@ def _output_details(r: dict, b: dict | None) -> Raw:
 def draw_plots(run_dir: Path, metrics: list[dict] | None, summary: dict | None) -> dict[str, bytes]:
     """(Re)draw the PNGs beside the evidence; an existing PNG whose data is gone is kept and used."""
     if metrics:
-        plot_loss(metrics, run_dir / "loss_curve.png")
+        plot_loss(metrics, run_dir / LOSS_PNG)
+        if grpo_rows(metrics):
+            plot_rewards(metrics, run_dir / REWARDS_PNG)
     if summary:
-        plot_scorecard(summary, run_dir / "scorecard.png")
-        plot_difficulty(summary, run_dir / "scorecard_difficulty.png")
+        plot_scorecard(summary, run_dir / SCORECARD_PNGS[0])
+        plot_difficulty(summary, run_dir / SCORECARD_PNGS[1])
     return {name: (run_dir / name).read_bytes() for name in IMAGES if (run_dir / name).is_file()}
+
+
+def load_stage_predictions(run_dir: Path, summary: dict | None) -> dict[str, list[dict]]:
+    """{stage: rows} of `predictions_<stage>.jsonl` for the stages of `summary` before the final
+    one (whose rows are predictions.jsonl), where the file exists; an old run's base model rows are
+    `predictions_before.jsonl`."""
+    names = list(stages_of(summary or {}))[:-1]
+    out = {}
+    for name in names:
+        path = run_dir / f"predictions_{name}.jsonl"
+        if not path.is_file() and name == "base":
+            path = run_dir / "predictions_before.jsonl"
+        if path.is_file():
+            out[name] = read_jsonl(path)
+    return out
 
 
 def write_report(run_dir: Path) -> Path:
@@ -344,9 +529,9 @@ def write_report(run_dir: Path) -> Path:
     summary = runs.read_optional(run_dir / "eval_summary.json", runs.read_json)
     metrics = runs.read_optional(run_dir / "metrics.jsonl", read_jsonl)
     predictions = runs.read_optional(run_dir / "predictions.jsonl", read_jsonl)
-    before = runs.read_optional(run_dir / "predictions_before.jsonl", read_jsonl)
+    stage_predictions = load_stage_predictions(run_dir, summary)
     images = draw_plots(run_dir, metrics, summary)
     out = run_dir / "report.html"
-    write_text_atomic(out, render_report(manifest, summary=summary, predictions=predictions, before=before,
-                                         images=images))
+    write_text_atomic(out, render_report(manifest, summary=summary, predictions=predictions,
+                                         stage_predictions=stage_predictions, metrics=metrics, images=images))
     return out

@@ -238,34 +238,40 @@ def score_predictions(predictions: list[dict], eval_records: list[dict]) -> tupl
     return rows, summary
 
 
-def format_scorecard(summary: dict, before: dict | None = None) -> str:
-    """Render a summary from :func:`score_predictions` as a plain-text table; with `before` (the
-    base model's summary on the same items) the two sit side by side."""
+def format_scorecard(summary: dict, stages: dict[str, dict] | None = None) -> str:
+    """Render a summary from :func:`score_predictions` as a plain-text table.
+
+    With ``stages`` ({name: summary} of at least two stages evaluated on the same items, in run
+    order, e.g. base, sft, grpo) the table has one accuracy and one format column per stage
+    (``acc base | acc sft | acc grpo | fmt base | fmt sft | fmt grpo``); ``n`` and the rows come
+    from ``summary``, a group a stage lacks shows ``–``. With no or one stage: the single table.
+    """
     lines: list[tuple[str, str | None, str | None]] = [("overall", None, None)]
     for title, key in (("section", "per_section"), ("category", "per_category"), ("difficulty", "per_difficulty")):
         lines.append((f"-- per {title} --", None, None))
         lines.extend((f"  {name}", key, name) for name in summary[key])
 
     def group(s: dict, key: str | None, name: str | None) -> dict:
-        return s["overall"] if key is None else s[key].get(name, {"n": 0, "accuracy": 0.0, "format_compliance": 0.0})
+        return s["overall"] if key is None else (s.get(key) or {}).get(name, {})
 
-    def pct(x: float) -> str:
-        return f"{100 * x:.1f}%"
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}%"
 
-    header = ["group", "n", "accuracy", "format"] if before is None else \
-        ["group", "n", "acc before", "acc after", "fmt before", "fmt after"]
+    multi = dict(stages) if stages and len(stages) >= 2 else None
+    header = ["group", "n", "accuracy", "format"] if multi is None else \
+        ["group", "n", *(f"acc {name}" for name in multi), *(f"fmt {name}" for name in multi)]
     rows = []
     for label, key, name in lines:
         if label.startswith("--"):
             rows.append([label])
             continue
         g = group(summary, key, name)
-        if before is None:
+        if multi is None:
             rows.append([label, str(g["n"]), pct(g["accuracy"]), pct(g["format_compliance"])])
         else:
-            b = group(before, key, name)
-            rows.append([label, str(g["n"]), pct(b["accuracy"]), pct(g["accuracy"]),
-                         pct(b["format_compliance"]), pct(g["format_compliance"])])
+            per_stage = [group(st, key, name) for st in multi.values()]
+            rows.append([label, str(g["n"]), *(pct(b.get("accuracy")) for b in per_stage),
+                         *(pct(b.get("format_compliance")) for b in per_stage)])
     widths = [max(len(r[i]) for r in [header, *rows] if len(r) > 1) for i in range(len(header))]
 
     def fmt(cells: list[str]) -> str:

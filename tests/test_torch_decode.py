@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from conftest import ROOT
-from tunix_nb import data, generate
+from tunix_nb import data
+from tunix_nb.backends.torch import decode as generate
 from tunix_nb.prompts import encode_prompt
 
 

@@ -6,11 +6,18 @@ import pytest
 import torch
 
 from conftest import ROOT
-from tunix_nb import data, models, train_torch
+from types import SimpleNamespace
+
+from tunix_nb import data, models
+from tunix_nb.backends.torch import sft as train_torch
+from tunix_nb.backends.torch.load import policy_from
 from tunix_nb.config import load_config
 from tunix_nb.evidence import Run, read_jsonl
 
 METRIC_KEYS = {"step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s"}
+
+
+CPU = SimpleNamespace(device="cpu", dtype="fp32")
 
 
 def fit(tmp_path, run_id, *overrides, max_steps=12):
@@ -26,7 +33,7 @@ def fit(tmp_path, run_id, *overrides, max_steps=12):
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})
     with run.guard():
-        result = train_torch.train(cfg, model, tok, examples, run, "cpu", "fp32")
+        result = train_torch.train(cfg, policy_from(model, cfg), tok, examples, run, plan=CPU, root=run.dir / "checkpoints")
     return result, before, run
 
 

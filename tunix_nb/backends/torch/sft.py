@@ -1,7 +1,7 @@
-"""PyTorch SFT backend: full fine-tuning or LoRA, AdamW or Adafactor, bf16 autocast or fp32.
+"""PyTorch SFT stage: full fine-tuning or LoRA, AdamW or Adafactor, bf16 autocast or fp32.
 
-Contract shared with the Tunix backend: `train(cfg, model, tokenizer, examples, run) -> TrainResult`,
-the same `metrics.jsonl` keys, checkpoints in the run dir. The whole schedule (which samples
+Contract shared with the Tunix backend: `train(cfg, policy, tokenizer, examples, run, ...) -> TrainResult`,
+the same `metrics.jsonl` keys, checkpoints under the stage's root (`<root>/step-<N>`). The whole schedule (which samples
 go into which micro-batch of which step) is planned up front by `data.plan_steps`, so a seed
 gives the same data order and, on CPU, the same loss curve.
 
@@ -20,44 +20,28 @@ import random
 import shutil
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .config import Config, TrainingConfig
-from .data import collate, collate_packed, plan_steps
-from .evidence import MetricsWriter, Run, read_jsonl
-from .prompts import IGNORE_INDEX, Encoded
+from ...config import Config, TrainingConfig
+from ...data import collate, collate_packed, plan_steps
+from ...evidence import MetricsWriter, Run, read_jsonl
+from ...prompts import IGNORE_INDEX, Encoded
+from ..common import Budget, Policy, TrainResult, lr_lambda
 
 
-@dataclass
-class TrainResult:
-    model: object  # the trained torch module (peft-wrapped for LoRA), in eval mode
-    steps: int
-    first_loss: float
-    final_loss: float
-    tokens: int  # real (non-pad) tokens seen
-    train_seconds: float
-    checkpoint: Path
-
-    def summary(self) -> dict:
-        return {"steps": self.steps, "first_loss": self.first_loss, "final_loss": self.final_loss,
-                "tokens": self.tokens, "train_seconds": round(self.train_seconds, 2),
-                "tokens_per_s": round(self.tokens / max(self.train_seconds, 1e-9), 1),
-                "checkpoint": str(self.checkpoint)}
-
-
-def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, device: str,
-          dtype: str, resume: Path | None = None) -> TrainResult:
-    """Train; with `resume` (a whole checkpoint of this run), continue after its step with its
-    weights, optimizer, scheduler and RNG state, on the same planned schedule."""
+def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], run: Run, *, plan, root: Path,
+          budget: Budget | None = None) -> TrainResult:
+    """Train, checkpoints in `root`/step-<N>; when `root` holds a whole checkpoint, continue after
+    its step with its weights, optimizer, scheduler and RNG state, on the same planned schedule.
+    (`budget`: the Tunix backend's time budget; refused for torch at config load.)"""
     import torch
     from tqdm import tqdm  # plain text bars: they render in terminals, logs and papermill outputs
 
     t = cfg.training
+    model, device, dtype = policy.model, plan.device, plan.dtype
     seed_everything(t.seed)
-    if t.lora is not None:
-        model = apply_lora(model, t)
+    resume = latest_checkpoint(root, run.log)
     if t.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False  # no KV cache while training
@@ -70,21 +54,21 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
                           epochs=t.epochs, max_steps=t.max_steps, packing=t.packing)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, t, device)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(t, len(schedule)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(t.warmup_steps, t.lr_schedule, len(schedule)))
     autocast = (torch.autocast(device_type=device, dtype=torch.bfloat16) if dtype == "bf16" else nullcontext())
     trainable = sum(p.numel() for p in params)
     state = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "first_loss": None}
     if resume is not None:
         state = load_checkpoint(resume, model, optimizer, scheduler, lora=t.lora is not None)
         run.log.info("resumed from %s (step %d)", resume.name, state["step"])
-    run.log.info("training: %d samples, %d steps, %d trainable params, device %s, dtype %s",
+    run.log.info("sft (torch): %d samples, %d steps, %d trainable params, device %s, dtype %s",
                  len(examples), len(schedule), trainable, device, dtype)
 
     metrics = MetricsWriter(run.dir / "metrics.jsonl")
     losses: list[float] = []
     tokens_seen = state["tokens_seen"]
     start = time.perf_counter() - state["elapsed_s"]  # elapsed_s runs on across a resume
-    bar = tqdm(total=len(schedule), initial=state["step"], desc="train", unit="step", dynamic_ncols=True,
+    bar = tqdm(total=len(schedule), initial=state["step"], desc="sft", unit="step", dynamic_ncols=True,
                mininterval=1.0)
     try:
         for step, micro_batches in enumerate(schedule, start=1):
@@ -117,7 +101,7 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
             bar.set_postfix(loss=f"{loss_sum:.4f}", tok_s=f"{tok_s:,.0f}")
             bar.update(1)
             if step % t.log_every == 0 or step == len(schedule):
-                row = {"step": step, "loss": round(loss_sum, 6), "lr": lr, "grad_norm": round(grad_norm, 6),
+                row = {"stage": "sft", "step": step, "loss": round(loss_sum, 6), "lr": lr, "grad_norm": round(grad_norm, 6),
                        "tokens": step_tokens, "target_tokens": n_targets, "tokens_per_s": round(tok_s, 1),
                        "elapsed_s": round(time.perf_counter() - start, 3)}
                 metrics.write(row)
@@ -127,17 +111,17 @@ def train(cfg: Config, model, tokenizer, examples: Sequence[Encoded], run: Run, 
                 state["first_loss"] = loss_sum
             if (t.save_every and step % t.save_every == 0) or step == len(schedule):
                 state.update(step=step, tokens_seen=tokens_seen, elapsed_s=time.perf_counter() - start)
-                save_checkpoint(model, tokenizer, run.dir / "checkpoints", step,
+                save_checkpoint(model, tokenizer, root, step,
                                 optimizer=optimizer, scheduler=scheduler, state=state)
     finally:
         bar.close()
         metrics.close()
     if state["step"] < len(schedule):  # resumed from the final checkpoint: nothing left to train
         raise RuntimeError(f"training stopped at step {state['step']} of {len(schedule)}")
-    checkpoint = run.dir / "checkpoints" / f"step-{len(schedule):06d}"
+    checkpoint = root / f"step-{len(schedule):06d}"
     model.eval()
     model.config.use_cache = True
-    final_loss = losses[-1] if losses else read_last_loss(run.dir / "metrics.jsonl")
+    final_loss = losses[-1] if losses else read_last_loss(run.dir / "metrics.jsonl", "sft")
     return TrainResult(model=model, steps=len(schedule), first_loss=state["first_loss"], final_loss=final_loss,
                        tokens=tokens_seen, train_seconds=time.perf_counter() - start, checkpoint=checkpoint)
 
@@ -241,23 +225,6 @@ def make_optimizer(params, t: TrainingConfig, device: str):
                      scale_parameter=False, relative_step=False, warmup_init=False)
 
 
-def lr_lambda(t: TrainingConfig, total_steps: int):
-    """Linear warmup, then cosine or linear decay to zero (or constant)."""
-    warmup = min(t.warmup_steps, max(total_steps - 1, 0))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        if t.lr_schedule == "constant":
-            return 1.0
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        if t.lr_schedule == "linear":
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
 TRAINER_STATE = "trainer_state.pt"
 
 
@@ -285,9 +252,9 @@ def save_checkpoint(model, tokenizer, root: Path, step: int, *, optimizer, sched
     return final
 
 
-def latest_checkpoint(run_dir: Path, log=None) -> Path | None:
-    """The newest whole checkpoint; temp leftovers of a write cut short are removed, with a warning."""
-    root = run_dir / "checkpoints"
+def latest_checkpoint(root: Path, log=None) -> Path | None:
+    """The newest whole checkpoint under `root`; temp leftovers of a write cut short are removed,
+    with a warning."""
     if not root.is_dir():
         return None
     for torn in root.glob(".tmp-step-*"):
@@ -340,9 +307,15 @@ def set_rng_state(s: dict) -> None:
         torch.cuda.set_rng_state_all(s["cuda"])
 
 
-def read_last_loss(path: Path) -> float:
-    rows = read_jsonl(path)
+def read_last_loss(path: Path, stage: str) -> float:
+    rows = [r for r in read_jsonl(path) if r.get("stage", "sft") == stage]
     return rows[-1]["loss"]
+
+
+def latest_step(root: Path, log=None) -> int:
+    """The step of the newest whole checkpoint under `root` (0: none)."""
+    path = latest_checkpoint(root, log)
+    return int(path.name.split("-")[1]) if path else 0
 
 
 def seed_everything(seed: int) -> None:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from .data import EvalRecord
-from .models import stop_token_ids
-from .prompts import encode_prompt
+from ...data import EvalRecord
+from ...models import stop_token_ids
+from ...prompts import encode_prompt
 
 
 def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int,
@@ -120,3 +120,9 @@ def predict(model, tokenizer, records: Sequence[EvalRecord], *, max_new_tokens: 
     texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
                      device=device, dtype=dtype, desc=desc, compile=compile)
     return [{"id": r.id, "prediction": t} for r, t in zip(records, texts)]
+
+
+def predict_for(policy, tokenizer, records: Sequence[EvalRecord], *, cfg, plan, desc: str = "eval") -> list[dict]:
+    """The backend contract's `predict`: greedy completions of the eval records at `cfg.eval`'s settings."""
+    return predict(policy.model, tokenizer, records, device=plan.device, dtype=plan.dtype, desc=desc,
+                   max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size)

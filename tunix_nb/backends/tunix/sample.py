@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .data import EvalRecord
-from .models import stop_token_ids
-from .prompts import encode_prompt, format_prompt
+from ...data import EvalRecord
+from ...models import stop_token_ids
+from ...prompts import encode_prompt, format_prompt
 
 
 def make_sampler(model, model_config, tokenizer, cache_size: int):
@@ -48,3 +48,10 @@ def predict(model, model_config, tokenizer, records: Sequence[EvalRecord], *, ma
             outputs += [tokenizer.decode(list(tokens), skip_special_tokens=True) for tokens in out.tokens[:len(chunk)]]
             bar.update(len(chunk))
     return [{"id": r.id, "prediction": t} for r, t in zip(records, outputs)]
+
+
+def predict_for(policy, tokenizer, records: Sequence[EvalRecord], *, cfg, plan, desc: str = "eval") -> list[dict]:
+    """The backend contract's `predict`: greedy completions on the policy's mesh."""
+    with policy.mesh:
+        return predict(policy.model, policy.config, tokenizer, records, desc=desc,
+                       max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.eval.batch_size)

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_cli
-from tunix_nb import train_tunix as tt
+from tunix_nb.backends.tunix import load as tload
+from tunix_nb.backends.tunix import sft as tt
+from tunix_nb.backends.common import may_start_step
 from tunix_nb.config import LoraConfig, load_config
 from tunix_nb.errors import UserError
 from tunix_nb.evidence import read_jsonl
@@ -54,10 +56,10 @@ def reference(runs):
 # --- pure pieces, on literals ----------------------------------------------------------------
 
 def test_lora_targets_map_to_tunix_modules():
-    assert tt.qwix_module_path(["q_proj", "v_proj", "k_proj"]) == ".*kv_einsum|.*q_einsum"
-    assert tt.qwix_module_path(["o_proj", "down_proj"]) == ".*attn_vec_einsum|.*down_proj"
+    assert tload.qwix_module_path(["q_proj", "v_proj", "k_proj"]) == ".*kv_einsum|.*q_einsum"
+    assert tload.qwix_module_path(["o_proj", "down_proj"]) == ".*attn_vec_einsum|.*down_proj"
     with pytest.raises(UserError, match="training.lora.target_modules: dense has no Tunix counterpart"):
-        tt.qwix_module_path(["dense"])
+        tload.qwix_module_path(["dense"])
 
 
 def test_shapes_are_few_and_rows_fill_the_token_budget():
@@ -92,7 +94,7 @@ def test_a_step_weighs_every_target_token_once():
     (50.0, 20.0, 1, False),    # 50 + (1 + 2) * 20 = 110 > 100
 ])
 def test_may_start_step(elapsed, step_s, queued, ok):
-    assert tt.may_start_step(budget_s=100.0, elapsed_s=elapsed, step_s=step_s, queued=queued) is ok
+    assert may_start_step(budget_s=100.0, elapsed_s=elapsed, step_s=step_s, queued=queued) is ok
 
 
 def test_latest_step_ignores_and_removes_a_torn_write(tmp_path):
@@ -100,7 +102,7 @@ def test_latest_step_ignores_and_removes_a_torn_write(tmp_path):
     for name in ("2", "4", "6.orbax-checkpoint-tmp-123"):
         (root / name / "model_params").mkdir(parents=True)
     (root / "8").mkdir()  # no model_params: not a checkpoint
-    assert tt.latest_step(tmp_path) == 4
+    assert tt.latest_step(tmp_path / "checkpoints") == 4
     assert not (root / "6.orbax-checkpoint-tmp-123").exists()
     assert tt.latest_step(tmp_path / "nothing") == 0
 
@@ -108,7 +110,7 @@ def test_latest_step_ignores_and_removes_a_torn_write(tmp_path):
 # --- model configs -----------------------------------------------------------------------------
 
 def test_model_config_follows_the_folder_and_refuses_what_tunix_cannot_compute(tmp_path, tiny_model_dir):
-    family, mc = tt.tunix_model_config(tiny_model_dir)
+    family, mc = tload.tunix_model_config(tiny_model_dir)
     spec = json.loads((tiny_model_dir / "config.json").read_text())
     assert family == "gemma3"
     assert (mc.num_layers, mc.num_embed, mc.embed_dim, mc.hidden_dim, mc.num_heads, mc.num_kv_heads, mc.head_dim,
@@ -119,12 +121,12 @@ def test_model_config_follows_the_folder_and_refuses_what_tunix_cannot_compute(t
     other.mkdir()
     (other / "config.json").write_text(json.dumps({**spec, "layer_types": ["full_attention"] * 6}))
     with pytest.raises(UserError, match="Tunix's Gemma 3 code fixes the pattern"):
-        tt.tunix_model_config(other)
+        tload.tunix_model_config(other)
     (other / "config.json").write_text(json.dumps({**spec, "model_type": "llama"}))
     with pytest.raises(UserError, match="is a 'llama' model; the Tunix backend loads Gemma 2 and Gemma 3"):
-        tt.tunix_model_config(other)
+        tload.tunix_model_config(other)
     with pytest.raises(UserError, match="training.tensor_parallel: 2 does not divide"):
-        tt.tunix_model_config(tiny_model_dir, tensor_parallel=2)  # 1 KV head
+        tload.tunix_model_config(tiny_model_dir, tensor_parallel=2)  # 1 KV head
 
 
 # google/gemma-3-1b-it and google/gemma-2-2b-it config.json (the fields that shape the model).
@@ -146,11 +148,11 @@ def test_hub_configs_give_tunix_own_presets(tmp_path):
                "sliding_window_size", "local_base_frequency", "global_base_frequency", "global_scale_factor",
                "query_pre_attn_norm"]
     (tmp_path / "config.json").write_text(json.dumps(GEMMA3_1B))
-    _, got = tt.tunix_model_config(tmp_path)
+    _, got = tload.tunix_model_config(tmp_path)
     want = g3.ModelConfig.gemma3_1b_it()
     assert {f: getattr(got, f) for f in fields3} == {f: getattr(want, f) for f in fields3}
     (tmp_path / "config.json").write_text(json.dumps(GEMMA2_2B))
-    _, got = tt.tunix_model_config(tmp_path, tensor_parallel=4)
+    _, got = tload.tunix_model_config(tmp_path, tensor_parallel=4)
     want = g2.ModelConfig.gemma2_2b_it()
     fields2 = ["num_layers", "embed_dim", "hidden_dim", "num_heads", "head_dim", "num_kv_heads", "final_logit_softcap",
                "attn_logits_soft_cap", "sliding_window_size", "use_post_attn_norm", "use_post_ffw_norm"]
@@ -177,7 +179,7 @@ def test_forward_logits_match_pytorch(tiny_model_dir, tiny_tokenizer):
 
     ex = long_example(tiny_tokenizer)
     assert len(ex) > 300
-    model, _ = tt.load_model(tiny_model_dir, dtype="fp32")
+    model, _ = tload.load_model(tiny_model_dir, dtype="fp32")
     n = len(ex)
     logits_jax, _ = model(jnp.array([ex.input_ids]), jnp.arange(n)[None], None,
                           jnp.tril(jnp.ones((1, n, n), dtype=bool)))
@@ -194,13 +196,13 @@ def test_loss_on_a_padded_batch_matches_pytorch(tiny_model_dir, tiny_tokenizer):
     from transformers import AutoModelForCausalLM
 
     from tunix_nb.data import collate
-    from tunix_nb.train_torch import token_loss_sum
+    from tunix_nb.backends.torch.sft import token_loss_sum
 
     samples = [long_example(tiny_tokenizer), *tt_samples(tiny_tokenizer, 3)]
     cfg = load_config(TUNIX_SMOKE)
     (batch,) = tt.step_batches(samples, [list(range(4))], t=cfg.training, pad_id=tiny_tokenizer.pad_token_id,
                                bos_id=tiny_tokenizer.bos_token_id, data_parallel=1)
-    model, _ = tt.load_model(tiny_model_dir, dtype="fp32")
+    model, _ = tload.load_model(tiny_model_dir, dtype="fp32")
     loss_jax = float(tt.loss_fn(model, **tt.model_inputs(tiny_tokenizer.pad_token_id)(batch)))
     hf = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32, attn_implementation="eager").eval()
     b = {k: torch.tensor(v) for k, v in collate(samples, tiny_tokenizer.pad_token_id).items()}
@@ -246,7 +248,7 @@ def shape(obj):
 def test_a_run_completes_with_the_same_evidence_as_pytorch(reference, torch_run):
     manifest = json.loads((reference / "run_manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["device_plan"]["backend"] == "tunix"
-    assert manifest["time_budget"]["trained_steps"] == STEPS and not manifest["time_budget"]["capped"]
+    assert manifest["time_budget"]["sft"]["trained_steps"] == STEPS and not manifest["time_budget"]["sft"]["capped"]
     rows = read_jsonl(reference / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
     assert rows[-1]["loss"] < rows[0]["loss"]
@@ -304,7 +306,8 @@ print("JUDGES " + json.dumps({"step": step, "policy": type(lora_policy).__name__
 FRESH_NOTEBOOK = r'''
 import json, sys
 from pathlib import Path
-from tunix_nb import models, train_tunix
+from tunix_nb import models
+from tunix_nb.backends.tunix import load as train_tunix
 from tunix_nb.config import load_config
 from tunix_nb.prompts import PROMPT_TEMPLATE
 
@@ -354,7 +357,7 @@ def test_sigkill_then_resume_gives_one_metrics_line_per_step(reference, runs):
     assert "interrupted" in status and saved and int(saved[1]) in (2, 4), status  # save_every 2
     res = run_cli(*args[3:])
     assert res.returncode == 0, res.stderr[-3000:]
-    assert f"resuming killed from checkpoint step {saved[1]}" in res.stdout
+    assert f"resuming killed from sft step {saved[1]}" in res.stdout
     rows = read_jsonl(metrics)
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
     assert losses(runs / "killed") == pytest.approx(losses(reference), abs=1e-5)  # same data order, same state
@@ -364,12 +367,12 @@ def test_time_budget_caps_the_steps_and_saves_inside_it(runs):
     budget_min = 0.4
     run = tunix_run(runs, "budget", "--set", "training.max_steps=2000", "--set", f"training.time_budget_minutes={budget_min}",
                     "--set", "training.save_every=null")
-    tb = json.loads((run / "run_manifest.json").read_text())["time_budget"]
+    tb = json.loads((run / "run_manifest.json").read_text())["time_budget"]["sft"]
     assert tb["capped"] and tb["planned_steps"] == 2000 and 3 <= tb["trained_steps"] < 2000
     assert tb["train_s"] <= budget_min * 60 + 5  # the final checkpoint is written within the budget (+ slack)
     rows = read_jsonl(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, tb["trained_steps"] + 1))
-    assert tt.latest_step(run) == tb["trained_steps"]
+    assert tt.latest_step(run / "checkpoints") == tb["trained_steps"]
 
 
 def test_options_of_the_other_backend_are_refused_at_load():
@@ -384,8 +387,8 @@ def test_options_of_the_other_backend_are_refused_at_load():
 def test_apply_lora_trains_only_lora_params(tiny_model_dir):
     from flax import nnx
 
-    model, _ = tt.load_model(tiny_model_dir, dtype="fp32")
-    lora = tt.apply_lora(model, LoraConfig(rank=4, alpha=8), seed=0)
+    model, _ = tload.load_model(tiny_model_dir, dtype="fp32")
+    lora = tload.apply_lora(model, LoraConfig(rank=4, alpha=8), seed=0)
     params = nnx.state(lora, nnx.LoRAParam)
     names = {".".join(map(str, p)) for p, _ in nnx.to_flat_state(params)}
     assert any("q_einsum" in n for n in names) and any("down_proj" in n for n in names)
@@ -457,7 +460,7 @@ def test_kaggle_flax_gemma2_loads_with_its_weights_and_tokenizer(kaggle_flax_dir
     sp = spm.SentencePieceProcessor(model_file=str(root / "tokenizer.model"))
     for text in ["What is 12 + 30?", "<start_of_turn>user\nHi  there<end_of_turn>\n", "Price: €4.50 (x2)"]:
         assert tok(text)["input_ids"] == [2] + sp.encode(text), text  # exactly one <bos>, then SentencePiece's ids
-    model, config = tt.load_model(source.path, dtype="fp32")
+    model, config = tload.load_model(source.path, dtype="fp32")
     assert (config.num_layers, config.num_heads, config.num_kv_heads, config.hidden_dim) == (2, 2, 1, 128)
     ids = jnp.array([tok("Find 3 + 4.")["input_ids"]])
     n = ids.shape[1]

@@ -1,0 +1,10 @@
+"""The PyTorch backend (transformers + peft; a GPU, or the CPU): the same functions as
+`backends.tunix`, so the pipeline picks a backend once and calls its stages."""
+
+from .decode import predict_for as predict
+from .load import check
+from .load import load as load_policy
+from .sft import latest_step
+from .sft import train as train_sft
+
+__all__ = ["check", "load_policy", "latest_step", "train_sft", "predict"]

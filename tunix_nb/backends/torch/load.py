@@ -1,0 +1,35 @@
+"""PyTorch model loading: the transformers model in the plan's dtype, LoRA adapters (peft) when
+configured, seeded so the adapters' initial weights are the same every run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ... import models
+from ...config import Config
+from ...errors import UserError
+from ..common import Policy
+
+
+def check(cfg: Config, source_path: Path) -> None:
+    """Refuse up front what this backend does not do yet."""
+    if cfg.grpo is not None:
+        raise UserError("grpo: the GRPO stage runs on the Tunix backend; set training.backend: tunix "
+                        "(the PyTorch GRPO stage is not built yet)")
+
+
+def load(cfg: Config, source: models.ModelSource, plan) -> Policy:
+    model = models.load_torch_model(source, dtype=plan.dtype, lora=cfg.training.lora is not None,
+                                    attn_implementation=cfg.model.attn_implementation)
+    return policy_from(model, cfg)
+
+
+def policy_from(model, cfg: Config) -> Policy:
+    """A loaded transformers model as the policy the stages train: LoRA adapters added when configured."""
+    from .sft import apply_lora, seed_everything
+
+    t = cfg.training
+    if t.lora is not None:
+        seed_everything(t.seed)  # peft draws the adapters' A matrices from torch's RNG
+        model = apply_lora(model, t)
+    return Policy(model=model, config=model.config)

@@ -1,0 +1,11 @@
+"""The Tunix backend (JAX: the competition's TPU stack, also CPU/GPU): the same functions as
+`backends.torch`. JAX and Tunix are imported inside the functions, only when used."""
+
+from .grpo import train as train_grpo
+from .load import check
+from .load import load as load_policy
+from .sample import predict_for as predict
+from .sft import latest_step
+from .sft import train as train_sft
+
+__all__ = ["check", "load_policy", "latest_step", "train_sft", "train_grpo", "predict"]
