@@ -20,14 +20,21 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 
 BOOTSTRAP = '''\
-import os, subprocess, sys
+import os, subprocess, sys, warnings
 REPO = os.path.abspath(REPO)
-if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
-    # Kaggle's image already has jax/libtpu/torch: install only what it lacks, never those.
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
-                    os.path.join(REPO, "requirements-kaggle.txt")], check=True)
 sys.path.insert(0, REPO)
 os.chdir(REPO)  # presets and data paths are relative to the checkout
+if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
+    # Kaggle's image already has jax/libtpu/flax/torch: install only what it lacks, never those,
+    # and google-tunix at the version we test (--no-deps).
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
+                    os.path.join(REPO, "requirements-kaggle.txt")], check=True)
+    from tunix_nb.bootstrap import ensure_tunix
+    ensure_tunix()
+# Progress bars are plain text here (no ipywidgets needed), and the deprecations are inside the
+# libraries, not ours: neither is something a reader should have to learn to ignore.
+warnings.filterwarnings("ignore", message="IProgress not found")
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 from tunix_nb import notebook as nb'''
 
 TEMPLATE_CONSTANTS = '''\

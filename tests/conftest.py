@@ -6,9 +6,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# One JAX compilation cache for the whole test session (this process and every CLI subprocess it
+# starts): the many Tunix runs of the suite compile the same programs, and compile once.
+_JAX_CACHE = Path(tempfile.mkdtemp(prefix="tunix_nb-jax-cache-"))
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_JAX_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "training" / "configs" / "smoke_tiny.yaml"

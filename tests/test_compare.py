@@ -20,7 +20,7 @@ from tunix_nb.errors import UserError
 # so the real runs have real flips (~1 minute for both, side by side).
 N_ITEMS = 16
 QUICK = ["--set", "training.epochs=null", "--set", "training.max_steps=120", "--set", "training.warmup_steps=10",
-         "--set", "training.max_batch_tokens=1024", "--set", "training.learning_rate=6e-3",
+         "--set", "training.max_batch_tokens=1024", "--set", "training.learning_rate=1.2e-2",
          "--set", f"eval.limit={N_ITEMS}", "--set", "eval.max_new_tokens=160"]
 TOOL = ROOT / "tools" / "package_submission.py"
 

@@ -3,6 +3,9 @@ a real SFT -> GRPO run on the tiny model leaves both stages' rows, scorecards an
 with the largest CKPT_DIR/actor/<step> GRPO's. Real JAX, real Tunix, a real CLI subprocess."""
 
 import json
+import signal
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,19 +16,36 @@ from tunix_nb.config import load_config
 from tunix_nb.evidence import read_jsonl
 
 GRPO_SMOKE = ROOT / "training" / "configs" / "smoke_tiny_tunix_grpo.yaml"
-SFT_STEPS, GRPO_STEPS = 4, 4
+SFT_STEPS, GRPO_STEPS = 4, 6
 FAST = ["--set", f"training.max_steps={SFT_STEPS}", "--set", "training.warmup_steps=1", "--set", "training.save_every=2",
         "--set", f"grpo.max_steps={GRPO_STEPS}", "--set", "grpo.save_every=2", "--set", "grpo.max_new_tokens=24",
         "--set", "grpo.overlong_soft_tokens=8", "--set", "eval.limit=6", "--set", "eval.max_new_tokens=24",
         "--set", "eval.batch_size=6"]
 
 
+def command(root, run_id):
+    return ["run", "--config", str(GRPO_SMOKE), "--run-id", run_id, "--set", f"output.root={root}", *FAST]
+
+
 @pytest.fixture(scope="module")
-def grpo_run(tmp_path_factory, cache_dir):
-    root = tmp_path_factory.mktemp("grpo-runs")
-    res = run_cli("run", "--config", str(GRPO_SMOKE), "--run-id", "g", "--set", f"output.root={root}", *FAST)
+def runs(tmp_path_factory, cache_dir):
+    return tmp_path_factory.mktemp("grpo-runs")
+
+
+@pytest.fixture(scope="module")
+def grpo_run(runs):
+    res = run_cli(*command(runs, "g"))
     assert res.returncode == 0, res.stderr[-3000:]
-    return root / "g"
+    return runs / "g"
+
+
+def lora_params(run_dir, step):
+    import orbax.checkpoint as ocp
+
+    from jax import tree_util
+
+    tree = ocp.StandardCheckpointer().restore(str(run_dir / "checkpoints" / "actor" / str(step) / "model_params"))
+    return {tree_util.keystr(k): np.asarray(v) for k, v in tree_util.tree_leaves_with_path(tree)}
 
 
 def test_sft_then_grpo_rows_each_step_once(grpo_run):
@@ -62,6 +82,50 @@ def test_every_stage_is_scored_on_the_same_items(grpo_run):
     ids = {stage: [r["id"] for r in read_jsonl(grpo_run / f"predictions_{stage}.jsonl")] for stage in summary["stages"]}
     assert ids["base"] == ids["sft"] == ids["grpo"] and len(ids["base"]) == 6
     assert (grpo_run / "reward_curve.png").stat().st_size > 0
+
+
+def test_the_judges_restore_grpos_model_in_a_fresh_process(grpo_run, tiny_tokenizer):
+    from test_tunix_sft import FRESH_NOTEBOOK, JUDGES_CELLS, judges_output
+
+    final = read_jsonl(grpo_run / "predictions.jsonl")
+    sft = {r["id"]: r["prediction"] for r in read_jsonl(grpo_run / "predictions_sft.jsonl")}
+    notebook = FRESH_NOTEBOOK.replace("cfg.data.max_seq_len", "cfg.grpo.max_prompt_len")  # what judge_handles gives
+    proc = subprocess.run([sys.executable, "-c", notebook + JUDGES_CELLS, str(grpo_run)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600,
+                          input="".join(json.dumps({"prompt": p["prompt"]}) + "\n" for p in final))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = judges_output(proc.stdout)
+    assert out["step"] == GRPO_STEPS
+    n = 24  # the run's own evaluation generated eval.max_new_tokens=24 tokens per prompt
+    restored = [tiny_tokenizer.decode(t[:n], skip_special_tokens=True) for t in out["restored"]]
+    assert restored == [p["prediction"] for p in final]  # the judges get GRPO's model, not SFT's
+    changed = [i for i, p in enumerate(final) if p["prediction"] != sft[p["id"]]]
+    assert changed, "GRPO changed no prediction: the test could not tell the stages apart"
+    assert all(restored[i] != sft[final[i]["id"]] for i in changed)
+
+
+def test_sigkill_mid_grpo_then_resume(runs, grpo_run):
+    from test_resume import wait_for
+
+    args = [sys.executable, "-m", "tunix_nb", *command(runs, "killed")]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = runs / "killed" / "metrics.jsonl"
+    grpo_rows = lambda: [l for l in metrics.read_text().splitlines() if '"stage": "grpo"' in l] if metrics.exists() else []
+    wait_for(proc, lambda: len(grpo_rows()) >= 2, "GRPO step 2", timeout=400)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    res = run_cli(*command(runs, "killed"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "resuming killed from sft step 4, grpo step" in res.stdout
+    rows = read_jsonl(metrics)
+    assert [r["step"] for r in rows if r["stage"] == "sft"] == list(range(1, SFT_STEPS + 1))
+    assert [r["step"] for r in rows if r["stage"] == "grpo"] == list(range(1, GRPO_STEPS + 1))  # each step once
+    ref = {r["step"]: r for r in read_jsonl(grpo_run / "metrics.jsonl") if r["stage"] == "grpo"}
+    for r in rows:
+        if r["stage"] == "grpo":  # the same prompts, rollouts and rewards as the uninterrupted run
+            assert r["reward_mean"] == pytest.approx(ref[r["step"]]["reward_mean"], abs=1e-6)
+    a, b = lora_params(runs / "killed", GRPO_STEPS), lora_params(grpo_run, GRPO_STEPS)
+    assert a.keys() == b.keys() and max(float(np.max(np.abs(a[k] - b[k]))) for k in a) < 1e-5
 
 
 # --- the loss is the GRPO objective --------------------------------------------------------------
@@ -135,3 +199,39 @@ def test_loss_and_gradients_equal_the_grpo_formula(tiny_model_dir):
     assert len(leaves_a) == len(leaves_b) > 0
     assert max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(leaves_a, leaves_b)) < 1e-5
     assert max(float(jnp.max(jnp.abs(a))) for a in leaves_a) > 1e-4  # the gradient is not trivially zero
+
+
+# --- GRPO learns ---------------------------------------------------------------------------------
+
+def vowels(prompts, completions, **columns):
+    """A toy reward the random tiny model can reach in a few steps: the share of vowels in its text."""
+    return [sum(ch in "aeiou" for ch in c) / max(len(c), 1) for c in completions]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
+    from tunix_nb import data, models
+    from tunix_nb.backends.common import Budget
+    from tunix_nb.backends.tunix import grpo, load
+    from tunix_nb.evidence import Run
+
+    steps = 12
+    cfg = load_config(GRPO_SMOKE, [f"training.seed={seed}", "training.max_steps=0", "eval.compare_base=false",
+                                   f"grpo.max_steps={steps}", "grpo.learning_rate=3e-2", "grpo.beta=0",
+                                   "grpo.num_generations=8", "grpo.micro_batch_size=16", "grpo.temperature=1.0",
+                                   "grpo.max_new_tokens=8", "grpo.overlong_soft_tokens=4", "grpo.save_every=null",
+                                   f"output.root={tmp_path}", f"output.run_id=learn{seed}"])
+    source = models.resolve_source(cfg.model.source)
+    tok = models.load_tokenizer(source.path)
+    records = data.load_records(ROOT / cfg.data.train_file, "train")
+    prompts, _ = data.grpo_prompts(records, tok, cfg.grpo.max_prompt_len)
+    policy = load.load(cfg, source, SimpleNamespace(dtype="fp32"))
+    run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})
+    with run.guard():
+        grpo.train(cfg, policy, tok, prompts, run, plan=SimpleNamespace(dtype="fp32"), root=run.dir / "checkpoints", budget=Budget(None),
+                   rewards=[vowels])
+    curve = [r["reward_mean"] for r in read_jsonl(run.dir / "metrics.jsonl")]
+    assert len(curve) == steps
+    # Measured (seeds 1-3): from ~0.29 to ~0.35 over 12 steps, +0.048 to +0.056; per-step noise ~0.03.
+    first, last = np.mean(curve[:4]), np.mean(curve[-4:])
+    assert last > first + 0.025, curve

@@ -141,7 +141,10 @@ def _check_summary(path: Path) -> list[str]:
         return problems
     if not isinstance(summary, dict):
         return [f"{path}: expected a JSON object; re-score the predictions (tunix-nb score)"]
-    scorecards = [("", summary)] + ([("before.", summary["before"])] if "before" in summary else [])
+    # Every stage's scorecard too (old runs: their `before`).
+    stages = summary.get("stages") if isinstance(summary.get("stages"), dict) else {}
+    scorecards = [("", summary)] + [(f"stages.{name}.", card) for name, card in stages.items()] \
+        + ([("before.", summary["before"])] if "before" in summary else [])
     for prefix, card in scorecards:
         if not isinstance(card, dict):
             problems.append(f"{path}: {prefix or 'summary'} is not an object; re-score the predictions")

@@ -292,6 +292,16 @@ def truncate_metrics(path: Path, last_steps: dict[str, int]) -> int:
     return len(lines) - len(kept)
 
 
+def logged_steps(path: Path) -> dict[str, int]:
+    """The last step metrics.jsonl logged per stage (torn lines ignored); {} when there is none."""
+    last: dict[str, int] = {}
+    for row in _safe_jsonl(path) if path.exists() else []:
+        if isinstance(row, dict) and isinstance(row.get("step"), int):
+            stage = metrics_stage(row)
+            last[stage] = max(last.get(stage, 0), row["step"])
+    return last
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """The rows of an evidence JSONL file, or a UserError naming the file and line."""
     if not path.is_file():

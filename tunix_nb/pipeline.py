@@ -96,7 +96,11 @@ def start(s: Session) -> Path:
     print(f"run dir: {s.run.dir}")
     with s.run.failing():
         if s.run.manifest.get("resumes"):
-            steps = {stage: s.backend.latest_step(checkpoint_root(s, stage), s.run.log) for stage in trained_stages(s.cfg)}
+            # A checkpoint newer than its stage's last logged row is not resumed from (every row logged).
+            logged = evidence.logged_steps(s.run.dir / "metrics.jsonl")
+            steps = {stage: s.backend.latest_step(checkpoint_root(s, stage), s.run.log,
+                                                  at_most=logged.get(stage, 0) if every_step_logged(s.cfg, stage) else None)
+                     for stage in trained_stages(s.cfg)}
             dropped = evidence.truncate_metrics(s.run.dir / "metrics.jsonl", steps)
             s.run.update(resumed_from=steps)
             print(f"resuming {s.run.id} from " + ", ".join(f"{k} step {v}" for k, v in steps.items())
@@ -176,6 +180,10 @@ def sft_on(cfg: Config) -> bool:
 
 def trained_stages(cfg: Config) -> list[str]:
     return [stage for stage, on in (("sft", sft_on(cfg)), ("grpo", cfg.grpo is not None)) if on]
+
+
+def every_step_logged(cfg: Config, stage: str) -> bool:
+    return (cfg.grpo.log_every if stage == "grpo" else cfg.training.log_every) == 1
 
 
 def checkpoint_root(s: Session, stage: str) -> Path:

@@ -312,8 +312,9 @@ def read_last_loss(path: Path, stage: str) -> float:
     return rows[-1]["loss"]
 
 
-def latest_step(root: Path, log=None) -> int:
-    """The step of the newest whole checkpoint under `root` (0: none)."""
+def latest_step(root: Path, log=None, at_most: int | None = None) -> int:
+    """The step of the newest whole checkpoint under `root` (0: none). This trainer logs a step's
+    row before saving its checkpoint, so `at_most` (the Tunix backend's concern) is not needed."""
     path = latest_checkpoint(root, log)
     return int(path.name.split("-")[1]) if path else 0
 

@@ -136,10 +136,12 @@ def reference_model(cfg: Config, policy: Policy, dtype: str):
 
 
 def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], run: Run, *, plan, root: Path,
-          budget: Budget) -> TrainResult:
+          budget: Budget, rewards: Sequence | None = None) -> TrainResult:
     """GRPO for grpo.max_steps steps (or until the time budget says stop), checkpoints in
     `root`/actor/<step>. A root with checkpoints resumes after the latest one (Tunix restores the
-    LoRA params and optimizer and skips the prompts it covered: the same prompt order)."""
+    LoRA params and optimizer and skips the prompts it covered: the same prompt order).
+    `rewards`: reward functions to use instead of the configured `grpo.rewards` (their sum is the
+    reward; the rows still log each configured reward on its own)."""
     import jax
     from tqdm import tqdm
     from tunix.sft import hooks
@@ -217,10 +219,15 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                 # A new rollout seed per step: deterministic, but not the same noise every step.
                 rollout_config.seed = seed * 100_003 + n
             rows = [prompts[i] for i in step]
-            yield {"prompts": [p.prompt for p in rows], "answer": [p.answer for p in rows]}
+            # numpy columns: the learner repeats each prompt G times with np.repeat over the batch's leaves.
+            yield {"prompts": np.array([p.prompt for p in rows]), "answer": np.array([p.answer for p in rows])}
 
-    learner = learner_cls(rl_cluster=rl_cluster, algo_config=config, reward_fns=reward_fns(g, tokenizer),
+    learner = learner_cls(rl_cluster=rl_cluster, algo_config=config,
+                          reward_fns=list(rewards) if rewards else reward_fns(g, tokenizer),
                           metric_fns=[observe])
+    # The vanilla rollout's sampler keeps the arrays it was built with; with a shared model Tunix
+    # skips the weight sync, so without this the rollouts would come from the starting policy forever.
+    learner.should_sync_weights = True
     trainer.with_training_hooks(StepLog())
     if resumed:
         run.log.info("resuming GRPO from %s (step %d)", root / ACTOR / str(resumed), resumed)

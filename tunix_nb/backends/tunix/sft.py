@@ -132,9 +132,12 @@ def make_optimizer(t: TrainingConfig, total_steps: int):
 
 # --- training ------------------------------------------------------------------------------
 
-def latest_step(root: Path, log=None) -> int:
+def latest_step(root: Path, log=None, at_most: int | None = None) -> int:
     """The newest whole orbax checkpoint's step under `root`/actor (0 if none); a write cut short
-    is removed, with a warning."""
+    is removed, with a warning. With `at_most` (the stage's last logged metrics step), newer
+    checkpoints are removed too: Tunix logs a step's row only after the next step (or at the end),
+    so a kill can leave a checkpoint whose row was never written, and resuming from it would
+    skip that row for good; resuming from the older one retrains the step, identically."""
     actor = root / ACTOR
     if not actor.is_dir():
         return 0
@@ -142,8 +145,13 @@ def latest_step(root: Path, log=None) -> int:
         if log:
             log.warning("ignoring incomplete checkpoint %s (cut short while being written)", torn.name)
         shutil.rmtree(torn, ignore_errors=True)
-    return max((int(p.name) for p in actor.iterdir() if p.name.isdigit() and (p / "model_params").is_dir()),
-               default=0)
+    steps = sorted(int(p.name) for p in actor.iterdir() if p.name.isdigit() and (p / "model_params").is_dir())
+    for step in [n for n in steps if at_most is not None and n > at_most]:
+        if log:
+            log.warning("discarding checkpoint %s/%d: killed before its metrics row was logged", ACTOR, step)
+        shutil.rmtree(actor / str(step))
+        steps.remove(step)
+    return steps[-1] if steps else 0
 
 
 def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], run: Run, *, plan, root: Path,
