@@ -5,6 +5,7 @@ itself passes; a made-worse copy fails naming the section), and package_submissi
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,9 @@ def runs(tmp_path_factory, tiny_model_dir) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("runs")
     procs = [subprocess.Popen([sys.executable, "-m", "tunix_nb", "run", "--run-id", f"s{seed}", "--set",
                                f"output.root={root}", "--set", f"training.seed={seed}", *QUICK],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              # one thread each: two busy-waiting thread pools on 2 cores slow both ~10x
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}) for seed in (1, 2)]
     errors = [p.communicate(timeout=600)[1] for p in procs]  # wait for both before asserting
     for p, err in zip(procs, errors):
         assert p.returncode == 0, err[-3000:]

@@ -128,6 +128,7 @@ GRPO_METRICS = [{"stage": "grpo", "step": s, "loss": 0.01, "lr": 3e-6, "grad_nor
                  "kl": 0.001 * s, "completion_len_mean": 40.0 + s, "tokens": 900, "tokens_per_s": 120.0,
                  "elapsed_s": 30.0 + s} for s in (1, 2, 3, 4, 5)]
 MANIFEST = {"run_id": "staged", "status": "complete", "config": {"training": {"backend": "torch"}},
+            "device_plan": {"mode": "smoke", "backend": "torch", "device": "cpu", "dtype": "fp32", "reasons": ["CPU"]},
             "metrics": {"sft": {"steps": 3, "final_loss": 0.5}, "grpo": {"steps": 5, "final_reward_mean": 0.5}}}
 
 
