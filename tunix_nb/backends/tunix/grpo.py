@@ -27,7 +27,7 @@ from ...data import GrpoPrompt, plan_prompt_steps
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...models import stop_token_ids
 from ..common import Budget, Policy, TrainResult, lr_lambda, record_budget, stage_elapsed
-from .sft import ACTOR, latest_step
+from .sft import ACTOR, latest_step, step_hooks
 
 # Rollouts per step and groups must line up: Tunix repeats each prompt G times inside a
 # micro-batch, so micro-batches are counted in prompts here (grpo.micro_batch_size / G).
@@ -88,7 +88,6 @@ def token_counter(tokenizer):
 
 def cluster(cfg: Config, policy: Policy, tokenizer, *, root: Path, seed: int, dtype: str):
     """The RLCluster: actor, reference (beta > 0) and rollout on the policy's mesh."""
-    import jax
     import orbax.checkpoint as ocp
     from tunix.rl import rl_cluster as rl
     from tunix.rl.rollout import base_rollout
@@ -142,9 +141,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     LoRA params and optimizer and skips the prompts it covered: the same prompt order).
     `rewards`: reward functions to use instead of the configured `grpo.rewards` (their sum is the
     reward; the rows still log each configured reward on its own)."""
-    import jax
     from tqdm import tqdm
-    from tunix.sft import hooks
 
     g = cfg.grpo
     seed = cfg.training.seed if g.seed is None else g.seed
@@ -155,6 +152,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     count = token_counter(tokenizer)
     offset = stage_elapsed(run, "grpo") if resumed else 0.0
     per_step: dict[int, dict] = {}  # step -> what its rollouts scored (filled by `observe`)
+    new_stats = lambda: {"rewards": [], "parts": {k: [] for k in g.rewards}, "lengths": []}
     metrics = MetricsWriter(run.dir / "metrics.jsonl")
     bar = tqdm(total=g.max_steps, initial=resumed, desc="grpo", unit="step", dynamic_ncols=True, mininterval=1.0)
     factor = lr_lambda(int(g.warmup_ratio * g.max_steps), g.lr_schedule, g.max_steps)
@@ -165,25 +163,19 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
         step = trainer.train_steps + 1
         raw = rewards_lib.score_all(prompts, completions, g.rewards, max_tokens=g.max_new_tokens,
                                     soft_tokens=g.overlong_soft_tokens, count=count, **columns)
-        s = per_step.setdefault(step, {"rewards": [], "parts": {k: [] for k in g.rewards}, "lengths": []})
+        s = per_step.setdefault(step, new_stats())
         s["rewards"] += [float(r) for r in rewards]
         for k in g.rewards:
             s["parts"][k] += raw[k]
         s["lengths"] += [count(c) for c in completions]
         return {}
 
-    class StepLog(hooks.TrainingHooks):
-        def on_train_start(self, trainer): pass
-        def on_train_end(self, trainer): pass
-        def on_train_step_start(self, trainer): pass
-        def on_eval_step_start(self, trainer): pass
-        def on_eval_step_end(self, trainer, eval_loss): pass
-
+    class StepLog(step_hooks()):
         def on_train_step_end(self, trainer, train_step, train_loss):
             now = time.perf_counter()
             # Tunix reports step k after step k+1 ran (and the last at the end): its time is
             # from its own rollouts' start to the next step's start.
-            s = per_step.pop(train_step, None) or {"rewards": [], "parts": {}, "lengths": []}
+            s = per_step.pop(train_step, None) or new_stats()
             end = per_step.get(train_step + 1, {}).get("start", now)
             dt = end - s.get("start", budget.stage_start)
             history = lambda name: trainer.metrics_logger.get_metric_history(trainer.metrics_prefix, name, "train")[-1]
@@ -214,8 +206,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                     run.log.warning("time budget: stopping GRPO after step %d of %d (step time %.2f s)",
                                     n, g.max_steps, budget.step_s() or 0.0)
                     return
-                per_step.setdefault(n + 1, {"rewards": [], "parts": {k: [] for k in g.rewards},
-                                            "lengths": []})["start"] = time.perf_counter()
+                per_step.setdefault(n + 1, new_stats())["start"] = time.perf_counter()
                 # A new rollout seed per step: deterministic, but not the same noise every step.
                 rollout_config.seed = seed * 100_003 + n
             rows = [prompts[i] for i in step]

@@ -132,6 +132,20 @@ def make_optimizer(t: TrainingConfig, total_steps: int):
 
 # --- training ------------------------------------------------------------------------------
 
+def step_hooks():
+    """Tunix's TrainingHooks with every hook a no-op but on_train_step_end (which a stage writes)."""
+    from tunix.sft import hooks
+
+    class StepHooks(hooks.TrainingHooks):
+        def on_train_start(self, trainer): pass
+        def on_train_end(self, trainer): pass
+        def on_train_step_start(self, trainer): pass
+        def on_eval_step_start(self, trainer): pass
+        def on_eval_step_end(self, trainer, eval_loss): pass
+
+    return StepHooks
+
+
 def latest_step(root: Path, log=None, at_most: int | None = None) -> int:
     """The newest whole orbax checkpoint's step under `root`/actor (0 if none); a write cut short
     is removed, with a warning. With `at_most` (the stage's last logged metrics step), newer
@@ -161,7 +175,7 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
     it covered: the same data order)."""
     import orbax.checkpoint as ocp
     from tqdm import tqdm
-    from tunix.sft import hooks, peft_trainer
+    from tunix.sft import peft_trainer
 
     t = cfg.training
     model, mesh = policy.model, policy.mesh
@@ -186,14 +200,8 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
     bar = tqdm(total=len(schedule), initial=resumed, desc="sft", unit="step", dynamic_ncols=True, mininterval=1.0)
     factor = lr_lambda(t.warmup_steps, t.lr_schedule, len(schedule))
 
-    class StepLog(hooks.TrainingHooks):
+    class StepLog(step_hooks()):
         """Writes one metrics.jsonl row per step, in the PyTorch backend's schema."""
-
-        def on_train_start(self, trainer): pass
-        def on_train_end(self, trainer): pass
-        def on_train_step_start(self, trainer): pass
-        def on_eval_step_start(self, trainer): pass
-        def on_eval_step_end(self, trainer, eval_loss): pass
 
         def on_train_step_end(self, trainer, train_step, train_loss):
             now = time.perf_counter()
