@@ -25,8 +25,9 @@ run: $(STAMP)
 run-real: $(STAMP)
 	$(VENV)/bin/tunix-nb run --config training/configs/cpu_gemma3_270m.yaml
 
+# One worker per core, each test file whole on one worker (its fixtures train once; see tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup
 
 clean-venv:
 	rm -rf $(VENV)

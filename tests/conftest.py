@@ -1,5 +1,8 @@
-"""Shared fixtures: the real tiny model (built once per session into a private cache) and a
-helper that runs the real CLI in a subprocess."""
+"""Shared fixtures: the real tiny model (built once per session into a private cache), a helper that
+runs the real CLI in a subprocess, and the runs several files read (trained once per session).
+
+`make test` runs the files on all cores (pytest-xdist, `--dist loadgroup`): each file stays on one
+worker, so its module fixtures train once."""
 
 from __future__ import annotations
 
@@ -17,6 +20,11 @@ _JAX_CACHE = Path(tempfile.mkdtemp(prefix="tunix_nb-jax-cache-"))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_JAX_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+# Under xdist, one thread per worker and per run it starts: two busy-waiting thread pools per core
+# slow every run several-fold.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "training" / "configs" / "smoke_tiny.yaml"
@@ -61,3 +69,64 @@ FAST = [
     "--set", "training.epochs=null", "--set", "training.max_steps=12", "--set", "training.warmup_steps=2",
     "--set", "data.train_limit=96", "--set", "eval.limit=6", "--set", "eval.max_new_tokens=24",
 ]
+
+
+# Files that run on one worker together: test_bad_inputs asserts nothing appears in the checkout's
+# dist/ (test_notebooks writes a zip there), and the GRPO notebook run is shared by test_notebooks
+# and test_tunix_grpo (a session fixture is per worker).
+SAME_WORKER = {"test_bad_inputs": "checkout", "test_notebooks": "checkout", "test_tunix_grpo": "checkout"}
+
+
+# The slowest groups start first, so the workers finish together (xdist hands out groups in order).
+SLOWEST_FIRST = ("checkout", "test_tunix_sft", "test_packaged", "test_resume", "test_torch_sft")
+
+
+def pytest_collection_modifyitems(items):
+    group = lambda item: SAME_WORKER.get(item.path.stem, item.path.stem)  # noqa: E731
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group(item)))
+    rank = {g: i for i, g in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(group(item), len(rank)))  # stable: file order otherwise kept
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, cache_dir):
+    """One short real run of the smoke preset (FAST, the base model scored too), read by several
+    files: (the CLI's result, the run dir). Copy it before changing anything in it."""
+    root = tmp_path_factory.mktemp("smoke")
+    res = run_cli("run", "--config", str(SMOKE), "--run-id", "e2e", "--set", f"output.root={root}", *FAST,
+                  "--set", "eval.compare_base=true")
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res, root / "e2e"
+
+
+GRPO_SMOKE = ROOT / "training" / "configs" / "smoke_tiny_tunix_grpo.yaml"
+SFT_STEPS, GRPO_STEPS = 4, 6
+GRPO_FAST = ["--set", f"training.max_steps={SFT_STEPS}", "--set", "training.warmup_steps=1",
+             "--set", "training.save_every=2", "--set", f"grpo.max_steps={GRPO_STEPS}", "--set", "grpo.save_every=2",
+             "--set", "grpo.max_new_tokens=24", "--set", "grpo.overlong_soft_tokens=8", "--set", "eval.limit=6",
+             "--set", "eval.max_new_tokens=24", "--set", "eval.batch_size=6"]
+
+
+@pytest.fixture(scope="session")
+def grpo_notebook(tmp_path_factory, cache_dir):
+    """The Kaggle notebook under papermill with the GRPO smoke preset (Tunix SFT then Tunix GRPO, a
+    few steps each), the judges' cells appended after ours as they do: (executed notebook, run dir).
+    test_notebooks reads the notebook; test_tunix_grpo the run (its rows, checkpoints, and the
+    uninterrupted reference of the resume test)."""
+    import nbformat
+    import papermill as pm
+
+    from test_tunix_sft import JUDGES_CELLS
+
+    tmp = tmp_path_factory.mktemp("grpo-notebook")
+    nb = nbformat.read(ROOT / "notebooks" / "kaggle_submission.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell('QUESTIONS = ["What is 12 + 30?"]\n' + JUDGES_CELLS))
+    nbformat.write(nb, tmp / "with_judges.ipynb")
+    out = tmp / "out.ipynb"
+    overrides = [a for a in GRPO_FAST if a != "--set"] + [f"output.root={tmp / 'runs'}"]
+    pm.execute_notebook(str(tmp / "with_judges.ipynb"), str(out), cwd=str(ROOT), kernel_name="python3",
+                        progress_bar=False, parameters={
+                            "REPO": str(ROOT), "CONFIG": str(GRPO_SMOKE.relative_to(ROOT)), "DEVICE": "auto",
+                            "RUN_ID": "nb-tunix", "PACKAGE": False, "OVERRIDES": overrides})
+    return nbformat.read(out, as_version=4), tmp / "runs" / "nb-tunix"

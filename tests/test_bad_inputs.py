@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST, ROOT, SMOKE, run_cli
+from conftest import FAST, ROOT, SMOKE
 from tunix_nb import cli
 
 GOOD_TRAIN = {"id": "t1", "question": "What is 2 + 3?", "reasoning": "2 + 3 = 5.", "answer": "5"}
@@ -22,7 +22,7 @@ def jl(*rows):
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory, cache_dir, tiny_model_dir):
+def ws(tmp_path_factory, tiny_model_dir, smoke_run):
     """A workspace: bad files, a complete run, a killed-looking run, a zip, all under one folder."""
     w = tmp_path_factory.mktemp("bad")
     files = {
@@ -52,8 +52,7 @@ def ws(tmp_path_factory, cache_dir, tiny_model_dir):
     (w / "latin1.jsonl").write_bytes(b'{"id": "t1", "question": "caf\xe9", "reasoning": "r", "answer": "1"}\n')
     (w / "a_file").write_text("not a folder")
     runs = w / "runs"
-    res = run_cli("run", "--config", str(SMOKE), "--run-id", "done", "--set", f"output.root={runs}", *FAST)
-    assert res.returncode == 0, res.stderr[-2000:]
+    shutil.copytree(smoke_run[1], runs / "done")  # a real complete run (conftest's)
     shutil.copytree(runs / "done", runs / "running")
     m = json.loads((runs / "running" / "run_manifest.json").read_text())
     (runs / "running" / "run_manifest.json").write_text(json.dumps({**m, "run_id": "running", "status": "running"}))

@@ -151,30 +151,19 @@ def test_unknown_notebook_parameter_is_refused_in_one_line():
     assert "-p CONFG: not a parameter of local_gpu.ipynb" in res.stderr
 
 
-def test_kaggle_notebook_sft_then_grpo_hands_the_judges_grpos_model(tmp_path, cache_dir):
-    """The GRPO smoke preset (Tunix SFT then Tunix GRPO) under papermill on CPU; then the judges' own
-    cells, appended after ours as they do, read lora_policy, tokenizer, model_config,
-    MAX_PROMPT_LENGTH and CKPT_DIR, and restore the largest actor/<step>: GRPO's."""
-    from test_tunix_grpo import FAST as GRPO_FAST
-    from test_tunix_grpo import GRPO_STEPS
-    from test_tunix_sft import JUDGES_CELLS, judges_output
+def test_kaggle_notebook_sft_then_grpo_hands_the_judges_grpos_model(grpo_notebook):
+    """The GRPO smoke preset (Tunix SFT then Tunix GRPO) under papermill on CPU (conftest's
+    grpo_notebook); then the judges' own cells, appended after ours as they do, read lora_policy,
+    tokenizer, model_config, MAX_PROMPT_LENGTH and CKPT_DIR, and restore the largest actor/<step>: GRPO's."""
+    from conftest import GRPO_STEPS
+    from test_tunix_sft import judges_output
 
-    nb = load("kaggle_submission.ipynb")
-    nb.cells.append(nbformat.v4.new_code_cell('QUESTIONS = ["What is 12 + 30?"]\n' + JUDGES_CELLS))
-    src = tmp_path / "with_judges.ipynb"
-    nbformat.write(nb, src)
-    out = tmp_path / "out.ipynb"
-    overrides = [a for a in GRPO_FAST if a != "--set"] + [f"output.root={tmp_path / 'runs'}"]
-    pm.execute_notebook(str(src), str(out), cwd=str(ROOT), kernel_name="python3", progress_bar=False, parameters={
-        "REPO": str(ROOT), "CONFIG": "training/configs/smoke_tiny_tunix_grpo.yaml", "DEVICE": "auto",
-        "RUN_ID": "nb-tunix", "PACKAGE": False, "OVERRIDES": overrides})
-    executed = nbformat.read(out, as_version=4)
+    executed, run_dir = grpo_notebook
     text = outputs_text(executed)
     assert "backend=tunix" in text and "run complete" in text
     assert "Warning" not in text  # nothing a reader must learn to ignore (e.g. TqdmWarning: IProgress)
     images = {c.get("id"): any("image/png" in o.get("data", {}) for o in c.get("outputs", [])) for c in executed.cells}
     assert images["sft"] and images["grpo"] and images["evaluate"]  # loss, reward and scorecard inline
-    run_dir = tmp_path / "runs" / "nb-tunix"
     assert f"CKPT_DIR={run_dir / 'checkpoints'}" in text
     judged = judges_output(text)
     assert judged["step"] == GRPO_STEPS and judged["policy"] == "Gemma3"

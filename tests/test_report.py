@@ -1,4 +1,4 @@
-"""report.html from a real run dir (a short real run of the tiny model, base model evaluated too)
+"""report.html from a real run dir (conftest's short real run of the tiny model, base model scored too)
 and from literal run dirs (base -> sft -> grpo; an old one with `before`): self-contained (inline
 PNGs, no URLs), the sections people look for, a column per stage, one row per eval item; the plots'
 data (SFT loss, GRPO rewards/KL, a bar per stage); and headless Chromium renders it
@@ -16,23 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 from tunix_nb import evidence, report
 from tunix_nb.errors import UserError
 
-QUICK = ["--set", "training.epochs=null", "--set", "training.max_steps=3", "--set", "training.warmup_steps=1",
-         "--set", "data.train_limit=24", "--set", "eval.limit=6", "--set", "eval.max_new_tokens=8"]
 HEADINGS = ("Config", "Device plan", "Training", "Scorecard", "Predictions")
 CHROMIUM = Path("/usr/bin/chromium")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, cache_dir) -> Path:
-    root = tmp_path_factory.mktemp("runs")
-    res = run_cli("run", "--run-id", "rep", "--set", f"output.root={root}", "--set", "eval.compare_base=true", *QUICK)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return root / "rep"
+def run_dir(tmp_path_factory, smoke_run) -> Path:
+    """A copy of conftest's real run (base model scored too), without its checkpoints."""
+    return Path(shutil.copytree(smoke_run[1], tmp_path_factory.mktemp("runs") / "rep",
+                                ignore=shutil.ignore_patterns("checkpoints")))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from conftest import ROOT, SMOKE, run_cli
 from tunix_nb.evidence import read_jsonl
 
-STEPS, SAVE_EVERY = 16, 4
+STEPS, SAVE_EVERY = 8, 2
 
 
 def command(root, run_id):
@@ -78,7 +78,7 @@ def assert_same_as_reference(run_dir, reference):
 
 
 def test_sigkill_between_checkpoints_then_resume(tmp_path, reference):
-    signal_at_step(tmp_path, "killed", 10, signal.SIGKILL).wait()
+    signal_at_step(tmp_path, "killed", 5, signal.SIGKILL).wait()
     run_dir = tmp_path / "killed"
     assert json.loads((run_dir / "run_manifest.json").read_text())["status"] == "running"  # killed: no chance to say
     status = run_cli("status", str(run_dir))
@@ -86,16 +86,16 @@ def test_sigkill_between_checkpoints_then_resume(tmp_path, reference):
 
     res = run_cli(*command(tmp_path, "killed"))
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "resuming killed from sft step 8" in res.stdout
+    assert "resuming killed from sft step 4" in res.stdout
     manifest = assert_same_as_reference(run_dir, reference)
-    assert manifest["resumed_from"] == {"sft": 8}
+    assert manifest["resumed_from"] == {"sft": 4}
 
 
 def test_sigkill_while_a_checkpoint_is_written_then_resume(tmp_path, reference):
     proc = start(tmp_path, "torn")
     ckpts = tmp_path / "torn" / "checkpoints"
     # Kill the moment a checkpoint after the first one is half-written (its temp folder exists).
-    wait_for(proc, lambda: ckpts.is_dir() and any(p.name >= ".tmp-step-000008" for p in ckpts.glob(".tmp-step-*")),
+    wait_for(proc, lambda: ckpts.is_dir() and any(p.name >= ".tmp-step-000004" for p in ckpts.glob(".tmp-step-*")),
              "a checkpoint write")
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -1,6 +1,7 @@
 """The Tunix GRPO stage: the loss our wiring computes is the GRPO objective (by hand, fp32), and
-a real SFT -> GRPO run on the tiny model leaves both stages' rows, scorecards and checkpoints,
-with the largest CKPT_DIR/actor/<step> GRPO's. Real JAX, real Tunix, a real CLI subprocess."""
+a real SFT -> GRPO run on the tiny model (the Kaggle notebook's, under papermill) leaves both stages'
+rows, scorecards and checkpoints, with the largest CKPT_DIR/actor/<step> GRPO's; a CLI run killed
+mid-GRPO resumes to the same LoRA params. Real JAX, real Tunix, real subprocesses."""
 
 import json
 import signal
@@ -11,16 +12,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import GRPO_FAST as FAST
+from conftest import GRPO_SMOKE, GRPO_STEPS, ROOT, SFT_STEPS, run_cli
 from tunix_nb.config import load_config
 from tunix_nb.evidence import read_jsonl
-
-GRPO_SMOKE = ROOT / "training" / "configs" / "smoke_tiny_tunix_grpo.yaml"
-SFT_STEPS, GRPO_STEPS = 4, 6
-FAST = ["--set", f"training.max_steps={SFT_STEPS}", "--set", "training.warmup_steps=1", "--set", "training.save_every=2",
-        "--set", f"grpo.max_steps={GRPO_STEPS}", "--set", "grpo.save_every=2", "--set", "grpo.max_new_tokens=24",
-        "--set", "grpo.overlong_soft_tokens=8", "--set", "eval.limit=6", "--set", "eval.max_new_tokens=24",
-        "--set", "eval.batch_size=6"]
 
 
 def command(root, run_id):
@@ -33,10 +28,10 @@ def runs(tmp_path_factory, cache_dir):
 
 
 @pytest.fixture(scope="module")
-def grpo_run(runs):
-    res = run_cli(*command(runs, "g"))
-    assert res.returncode == 0, res.stderr[-3000:]
-    return runs / "g"
+def grpo_run(grpo_notebook):
+    """The Kaggle notebook's run of the GRPO smoke preset (conftest): the CLI and the notebook run
+    the same stages, and the resume test below checks them against each other."""
+    return grpo_notebook[1]
 
 
 def lora_params(run_dir, step):
@@ -218,7 +213,8 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     steps = 12
     cfg = load_config(GRPO_SMOKE, [f"training.seed={seed}", "training.max_steps=0", "eval.compare_base=false",
                                    f"grpo.max_steps={steps}", "grpo.learning_rate=3e-2", "grpo.beta=0",
-                                   "grpo.num_generations=8", "grpo.micro_batch_size=16", "grpo.temperature=1.0",
+                                   "grpo.num_generations=8", "grpo.prompts_per_step=4", "grpo.micro_batch_size=32",
+                                   "grpo.temperature=1.0",
                                    "grpo.max_new_tokens=8", "grpo.overlong_soft_tokens=4", "grpo.save_every=null",
                                    f"output.root={tmp_path}", f"output.run_id=learn{seed}"])
     source = models.resolve_source(cfg.model.source)
@@ -232,6 +228,7 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
                    rewards=[vowels])
     curve = [r["reward_mean"] for r in read_jsonl(run.dir / "metrics.jsonl")]
     assert len(curve) == steps
-    # Measured (seeds 1-3): from ~0.29 to ~0.35 over 12 steps, +0.048 to +0.056; per-step noise ~0.03.
+    # Measured (seeds 1-3, 32 rollouts a step): mean of the first 4 steps ~0.30, of the last 4
+    # 0.36-0.40, +0.059 / +0.067 / +0.103; with 16 rollouts a step seed 3 gained only +0.02 (noise ~0.03).
     first, last = np.mean(curve[:4]), np.mean(curve[-4:])
-    assert last > first + 0.025, curve
+    assert last > first + 0.03, curve
