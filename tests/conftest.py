@@ -81,12 +81,14 @@ SAME_WORKER = {"test_bad_inputs": "checkout", "test_notebooks": "checkout", "tes
 SLOWEST_FIRST = ("checkout", "test_tunix_sft", "test_packaged", "test_resume", "test_torch_sft")
 
 
+@pytest.hookimpl(wrapper=True)  # a wrapper: the groups are set before xdist's own hook reads them
 def pytest_collection_modifyitems(items):
     group = lambda item: SAME_WORKER.get(item.path.stem, item.path.stem)  # noqa: E731
     for item in items:
         item.add_marker(pytest.mark.xdist_group(group(item)))
     rank = {g: i for i, g in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(group(item), len(rank)))  # stable: file order otherwise kept
+    return (yield)
 
 
 @pytest.fixture(scope="session")
