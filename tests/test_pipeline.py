@@ -92,7 +92,8 @@ def test_submission_local_gpu_preset_runs_unchanged_but_for_model_and_device(tmp
     torch.compile (on CPU its C++ build takes minutes; its equality with eager is test_torch_sft's)."""
     res = run_cli("run", "--config", str(ROOT / "training/configs/submission_local_gpu.yaml"), "--run-id", "gpu-preset",
                   "--set", f"output.root={tmp_path}", "--set", f"model.source={tiny_model_dir}",
-                  "--set", "training.device=cpu", "--set", "training.compile=false", "--set", "training.epochs=null", "--set", "training.max_steps=3",
+                  "--set", "training.device=cpu", "--set", "training.compile=false",
+                  "--set", "training.epochs=null", "--set", "training.max_steps=3",
                   "--set", "eval.limit=2", "--set", "eval.max_new_tokens=8")
     assert res.returncode == 0, res.stderr[-3000:]
     m = json.loads((tmp_path / "gpu-preset" / "run_manifest.json").read_text())

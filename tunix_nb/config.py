@@ -174,7 +174,7 @@ class TrainingConfig:
             for name, value, default in (("time_budget_minutes", self.time_budget_minutes, None),
                                          ("tensor_parallel", self.tensor_parallel, 1)):
                 _require(value == default, f"training.{name}",
-                         f"is used by backend: tunix only; remove it or set training.backend: tunix")
+                         "is used by backend: tunix only; remove it or set training.backend: tunix")
         if self.backend == "tunix":
             _require(self.lora is None or self.lora.dropout == 0.0, "training.lora.dropout",
                      "the Tunix backend (qwix LoRA) trains without dropout; set it to 0")

@@ -14,7 +14,6 @@ chunks of target positions, recomputed in backward: never a full fp32 logits ten
 from __future__ import annotations
 
 import errno
-import math
 import os
 import random
 import shutil
