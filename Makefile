@@ -25,9 +25,10 @@ run: $(STAMP)
 run-real: $(STAMP)
 	$(VENV)/bin/tunix-nb run --config training/configs/cpu_gemma3_270m.yaml
 
-# One worker per core, each test file whole on one worker (its fixtures train once; see tests/conftest.py).
+# One worker per core, each test file whole on one worker (its fixtures train once), the slowest files
+# first in the order tests/conftest.py gives (xdist would otherwise order them by their number of tests).
 test: $(STAMP)
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 clean-venv:
 	rm -rf $(VENV)

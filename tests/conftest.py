@@ -6,6 +6,7 @@ worker, so its module fixtures train once."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,8 +78,10 @@ FAST = [
 SAME_WORKER = {"test_bad_inputs": "checkout", "test_notebooks": "checkout", "test_tunix_grpo": "checkout"}
 
 
-# The slowest groups start first, so the workers finish together (xdist hands out groups in order).
-SLOWEST_FIRST = ("checkout", "test_tunix_sft", "test_packaged", "test_resume", "test_torch_sft")
+# The slowest groups start first, so the workers finish together: xdist hands out groups in this
+# order (with --no-loadscope-reorder, as `make test` runs it; by default it orders by test count).
+SLOWEST_FIRST = ("test_tunix_sft", "checkout", "test_tunix_grpo_learning", "test_packaged", "test_compare",
+                 "test_resume", "test_torch_sft")
 
 
 @pytest.hookimpl(wrapper=True)  # a wrapper: the groups are set before xdist's own hook reads them
@@ -91,15 +94,35 @@ def pytest_collection_modifyitems(items):
     return (yield)
 
 
+def shared_dir(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` once per test session, by whichever worker asks first; the others wait for it
+    and read the same folder (under xdist a session fixture is otherwise per worker)."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    base = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the workers' common folder
+    done = base / f"{name}.done"
+    with FileLock(str(base / f"{name}.lock")):
+        if not done.exists():
+            build(base / name)
+            done.touch()
+    return base / name
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, cache_dir):
     """One short real run of the smoke preset (FAST, the base model scored too), read by several
-    files: (the CLI's result, the run dir). Copy it before changing anything in it."""
-    root = tmp_path_factory.mktemp("smoke")
-    res = run_cli("run", "--config", str(SMOKE), "--run-id", "e2e", "--set", f"output.root={root}", *FAST,
-                  "--set", "eval.compare_base=true")
-    assert res.returncode == 0, res.stderr[-3000:]
-    return res, root / "e2e"
+    files and shared by all workers: (the CLI's result, the run dir). Copy it before changing
+    anything in it."""
+    def build(root: Path) -> None:
+        res = run_cli("run", "--config", str(SMOKE), "--run-id", "e2e", "--set", f"output.root={root}", *FAST,
+                      "--set", "eval.compare_base=true")
+        assert res.returncode == 0, res.stderr[-3000:]
+        (root / "cli.json").write_text(json.dumps({"args": res.args, "stdout": res.stdout, "stderr": res.stderr}))
+
+    root = shared_dir(tmp_path_factory, "smoke", build)
+    res = json.loads((root / "cli.json").read_text())
+    return subprocess.CompletedProcess(res["args"], 0, res["stdout"], res["stderr"]), root / "e2e"
 
 
 GRPO_SMOKE = ROOT / "training" / "configs" / "smoke_tiny_tunix_grpo.yaml"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 
 TOOL = ROOT / "tools" / "package_submission.py"
 EVIDENCE = ("run_manifest.json", "config.yaml", "metrics.jsonl", "predictions.jsonl", "eval_summary.json",
@@ -27,15 +27,11 @@ _spec.loader.exec_module(ps)
 
 
 @pytest.fixture(scope="session")
-def run_dir(tmp_path_factory, cache_dir) -> Path:
-    """A real, complete run dir: 3 training steps, 3 eval items."""
-    root = tmp_path_factory.mktemp("runs")
-    res = run_cli("run", "--run-id", "pkg", "--set", f"output.root={root}", "--set", "training.epochs=null",
-                  "--set", "training.max_steps=3", "--set", "training.warmup_steps=1", "--set", "data.train_limit=24",
-                  "--set", "eval.limit=3", "--set", "eval.max_new_tokens=8", env={"TUNIX_NB_CACHE": str(cache_dir)})
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert (root / "pkg" / "checkpoints" / "step-000003").is_dir()
-    return root / "pkg"
+def run_dir(tmp_path_factory, smoke_run) -> Path:
+    """A real, complete run dir: conftest's smoke run (12 training steps, 6 eval items), copied as `pkg`."""
+    run = Path(shutil.copytree(smoke_run[1], tmp_path_factory.mktemp("runs") / "pkg"))
+    assert (run / "checkpoints" / "step-000012").is_dir()
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -96,18 +92,18 @@ def test_packages_code_data_and_evidence_with_checksums(run_dir, tmp_path):
 
 def test_include_checkpoint_adds_only_the_last_checkpoint(run_dir, tmp_path):
     copy = Path(shutil.copytree(run_dir, tmp_path / "pkg"))
-    (copy / "checkpoints" / "step-000002").mkdir()  # an earlier step: must not be packed
-    (copy / "checkpoints" / "step-000002" / "old.txt").write_text("old")
+    (copy / "checkpoints" / "step-000006").mkdir()  # an earlier step: must not be packed
+    (copy / "checkpoints" / "step-000006" / "old.txt").write_text("old")
     out = tmp_path / "with-ckpt.zip"
     res = tool("--run-dir", copy, "--out", out, "--include-checkpoint")
     assert res.returncode == 0, res.stderr
-    last = run_dir / "checkpoints" / "step-000003"
+    last = run_dir / "checkpoints" / "step-000012"
     with zipfile.ZipFile(out) as zf:
         ckpt = sorted(n for n in zf.namelist() if "/checkpoints/" in n)
-        assert ckpt == sorted(f"submission_runs/pkg/checkpoints/step-000003/{p.name}" for p in last.iterdir())
-        assert "submission_runs/pkg/checkpoints/step-000003/model.safetensors" in ckpt
+        assert ckpt == sorted(f"submission_runs/pkg/checkpoints/step-000012/{p.name}" for p in last.iterdir())
+        assert "submission_runs/pkg/checkpoints/step-000012/model.safetensors" in ckpt
         assert zf.read(ckpt[0]) == (last / Path(ckpt[0]).name).read_bytes()
-    assert ps.last_checkpoint(copy) == copy / "checkpoints" / "step-000003"
+    assert ps.last_checkpoint(copy) == copy / "checkpoints" / "step-000012"
 
 
 def test_last_checkpoint_finds_the_tunix_layout(tmp_path):

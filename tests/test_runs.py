@@ -1,43 +1,41 @@
-"""`tunix-nb runs --root` over two real runs (one made to look failed) and broken dirs: every dir is
-listed with its status, oldest first, and a broken one shows as "unreadable" instead of crashing."""
+"""`tunix-nb runs --root` over two real run dirs (copies of one run, one made to look failed and
+older) and broken dirs: every dir is listed with its status, oldest first, and a broken one shows
+as "unreadable" instead of crashing."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from tunix_nb import runs
 from tunix_nb.errors import UserError
 
-QUICK = ["--set", "training.epochs=null", "--set", "training.max_steps=3", "--set", "training.warmup_steps=1",
-         "--set", "data.train_limit=24", "--set", "eval.limit=3", "--set", "eval.max_new_tokens=8"]
-
-
 @pytest.fixture(scope="module")
-def root(tmp_path_factory, tiny_model_dir) -> Path:
+def root(tmp_path_factory, smoke_run) -> Path:
+    """Two copies of conftest's real smoke run, `first` and `second`, and two broken dirs."""
     root = tmp_path_factory.mktemp("runs")
-    procs = []
-    for run_id in ("first", "second"):  # side by side (the tiny model is built first, so they share it)
-        procs.append(subprocess.Popen([sys.executable, "-m", "tunix_nb", "run", "--run-id", run_id, "--set",
-                                       f"output.root={root}", *QUICK], cwd=ROOT, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-    errors = [p.communicate(timeout=600)[1] for p in procs]  # wait for both before asserting
-    for p, err in zip(procs, errors):
-        assert p.returncode == 0, err[-3000:]
-    # "second" stopped before evaluating: failed, no scorecard.
-    manifest = json.loads((root / "second" / "run_manifest.json").read_text())
-    manifest.update(status="failed", status_reason="KeyboardInterrupt: stopped by hand", eval=None)
-    (root / "second" / "run_manifest.json").write_text(json.dumps(manifest))
+    for run_id in ("first", "second"):
+        shutil.copytree(smoke_run[1], root / run_id, ignore=shutil.ignore_patterns("checkpoints"))
+        edit_manifest(root / run_id, run_id=run_id)
+    # "second" started an hour earlier and stopped before evaluating: failed, no scorecard.
+    created = datetime.fromisoformat(json.loads((root / "first" / "run_manifest.json").read_text())["created_at"])
+    edit_manifest(root / "second", status="failed", status_reason="KeyboardInterrupt: stopped by hand", eval=None,
+                  created_at=(created - timedelta(hours=1)).isoformat())
     (root / "second" / "eval_summary.json").unlink()
     (root / "broken").mkdir()
     (root / "broken" / "run_manifest.json").write_text("{not json")
     (root / "empty").mkdir()
     return root
+
+
+def edit_manifest(run_dir: Path, **changes) -> None:
+    path = run_dir / "run_manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
 
 
 def test_cli_runs_lists_every_dir_with_its_status(root):
@@ -54,7 +52,7 @@ def test_cli_runs_lists_every_dir_with_its_status(root):
     assert body["empty"].split()[1] == "unreadable" and "run_manifest.json: missing" in body["empty"]
     order = [line.split()[0] for line in lines[2:]]
     created = {r: json.loads((root / r / "run_manifest.json").read_text())["created_at"] for r in ("first", "second")}
-    assert order[:2] == sorted(created, key=lambda r: (created[r], r))  # by date, then id
+    assert order[:2] == sorted(created, key=lambda r: (created[r], r)) == ["second", "first"]  # by date, then id
     assert order[2:] == ["broken", "empty"]  # undated (unreadable) ones last
 
 

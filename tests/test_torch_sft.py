@@ -74,10 +74,11 @@ def test_checkpoint_is_a_loadable_hf_folder(full_run):
         torch.testing.assert_close(v, result.model.state_dict()[k])
 
 
-def test_same_seed_same_loss_curve_other_seed_differs(full_run, tmp_path):
-    _, _, run_a = full_run
-    _, _, run_b = fit(tmp_path, "full-b")
-    _, _, run_c = fit(tmp_path, "full-c", "training.seed=7")
+def test_same_seed_same_loss_curve_other_seed_differs(tmp_path, tiny_model_dir):
+    small = "training.max_batch_tokens=1024"
+    _, _, run_a = fit(tmp_path, "seed-a", small, max_steps=4)
+    _, _, run_b = fit(tmp_path, "seed-b", small, max_steps=4)
+    _, _, run_c = fit(tmp_path, "seed-c", small, "training.seed=7", max_steps=4)
     losses = lambda r: [m["loss"] for m in read_jsonl(r.dir / "metrics.jsonl")]
     assert losses(run_a) == losses(run_b)
     assert losses(run_a) != losses(run_c)
@@ -85,7 +86,7 @@ def test_same_seed_same_loss_curve_other_seed_differs(full_run, tmp_path):
 
 def test_lora_trains_only_the_adapters(tmp_path, tiny_model_dir):
     result, before, run = fit(tmp_path, "lora", "training.lora.rank=8", "training.learning_rate=1e-2",
-                              "training.save_every=5")
+                              "training.save_every=5", "training.max_batch_tokens=1024")
     rows = read_jsonl(run.dir / "metrics.jsonl")
     assert rows[-1]["loss"] < rows[0]["loss"]
     state = result.model.get_base_model().state_dict()
@@ -103,7 +104,8 @@ def test_lora_trains_only_the_adapters(tmp_path, tiny_model_dir):
 
 def test_adafactor_with_grad_accumulation_trains(tmp_path, tiny_model_dir):
     result, _, run = fit(tmp_path, "adafactor", "training.optimizer=adafactor", "training.learning_rate=1e-2",
-                         "training.grad_accum=2", "training.lr_schedule=linear", max_steps=8)
+                         "training.grad_accum=2", "training.lr_schedule=linear", "training.max_batch_tokens=1024",
+                         max_steps=8)
     rows = read_jsonl(run.dir / "metrics.jsonl")
     assert len(rows) == 8 and rows[-1]["loss"] < rows[0]["loss"]
 

@@ -363,18 +363,6 @@ def test_sigkill_then_resume_gives_one_metrics_line_per_step(reference, runs):
     assert losses(runs / "killed") == pytest.approx(losses(reference), abs=1e-5)  # same data order, same state
 
 
-def test_time_budget_caps_the_steps_and_saves_inside_it(runs):
-    budget_min = 0.4
-    run = tunix_run(runs, "budget", "--set", "training.max_steps=2000", "--set", f"training.time_budget_minutes={budget_min}",
-                    "--set", "training.save_every=null")
-    tb = json.loads((run / "run_manifest.json").read_text())["time_budget"]["sft"]
-    assert tb["capped"] and tb["planned_steps"] == 2000 and 3 <= tb["trained_steps"] < 2000
-    assert tb["train_s"] <= budget_min * 60 + 5  # the final checkpoint is written within the budget (+ slack)
-    rows = read_jsonl(run / "metrics.jsonl")
-    assert [r["step"] for r in rows] == list(range(1, tb["trained_steps"] + 1))
-    assert tt.latest_step(run / "checkpoints") == tb["trained_steps"]
-
-
 def test_options_of_the_other_backend_are_refused_at_load():
     with pytest.raises(UserError, match="training.lora.dropout: the Tunix backend"):
         load_config(TUNIX_SMOKE, ["training.lora.dropout=0.1"])
@@ -476,9 +464,19 @@ def test_a_flax_checkpoint_is_refused_by_the_torch_backend(kaggle_flax_dir):
         models.load_torch_model(models.resolve_source(str(root)), dtype="fp32", lora=False, attn_implementation="eager")
 
 
-def test_tunix_run_on_a_kaggle_flax_model(kaggle_flax_dir, runs):
+def test_a_kaggle_flax_model_trains_under_a_time_budget_and_saves_inside_it(kaggle_flax_dir, runs):
+    """A whole run on the Kaggle Flax checkpoint (its own loading path), and the time budget: 2000
+    planned steps are capped, and the final checkpoint is written inside the budget."""
     root, _ = kaggle_flax_dir
-    run = tunix_run(runs, "flax", "--set", f"model.source={root}", "--set", "training.max_steps=2",
-                    "--set", "training.save_every=null")
+    budget_min = 0.4
+    run = tunix_run(runs, "flax-budget", "--set", f"model.source={root}", "--set", "training.max_steps=2000",
+                    "--set", f"training.time_budget_minutes={budget_min}", "--set", "training.save_every=null")
     manifest = json.loads((run / "run_manifest.json").read_text())
-    assert manifest["status"] == "complete" and (run / "checkpoints" / "actor" / "2" / "model_params").is_dir()
+    assert manifest["status"] == "complete"
+    tb = manifest["time_budget"]["sft"]
+    assert tb["capped"] and tb["planned_steps"] == 2000 and 3 <= tb["trained_steps"] < 2000
+    assert tb["train_s"] <= budget_min * 60 + 5  # the final checkpoint is written within the budget (+ slack)
+    rows = read_jsonl(run / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, tb["trained_steps"] + 1))
+    assert tt.latest_step(run / "checkpoints") == tb["trained_steps"]
+    assert (run / "checkpoints" / "actor" / str(tb["trained_steps"]) / "model_params").is_dir()

@@ -9,6 +9,7 @@ without it, a torch build not compiled for the card, a plan whose memory cannot 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -83,7 +84,11 @@ def detect(request: str = "auto") -> Hardware:
 
 
 def _detect_tpu() -> Hardware | None:
-    # JAX is asked only when torch saw no GPU, so it never grabs GPU memory from a torch run.
+    # JAX is asked only when torch saw no GPU, so it never grabs GPU memory from a torch run; and only
+    # where it could find a TPU (JAX loads libtpu: the `libtpu` package or TPU_LIBRARY_PATH), so a
+    # CPU-only run does not pay JAX's import.
+    if os.environ.get("TPU_LIBRARY_PATH") is None and importlib.util.find_spec("libtpu") is None:
+        return None
     try:
         import jax
 

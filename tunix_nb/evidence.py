@@ -82,6 +82,15 @@ def default_run_id(cfg: Config) -> str:
     return f"{cfg.name}-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}"
 
 
+def _check_resumable(run_dir: Path, manifest: dict, cfg: Config) -> None:
+    if manifest["status"] == "complete":
+        raise UserError(f"{run_dir}: run dir already exists and is complete; pick a new output.run_id "
+                        "(--run-id NAME) — evidence of earlier runs is never overwritten")
+    if manifest.get("config_hash") != cfg.hash():
+        raise UserError(f"{run_dir}: this unfinished run was started with a different config; resume it with "
+                        f"its own (--config {run_dir / 'config.yaml'}) or pick a new --run-id")
+
+
 class Run:
     """A run dir and its manifest. Create with `Run.create`; fields are updated with `update`."""
 
@@ -103,15 +112,18 @@ class Run:
             return cls.resume(run_dir, cfg)
         return cls.create(cfg, plan=plan, model_source=model_source, datasets=datasets)
 
+    @staticmethod
+    def check_reopen(cfg: Config) -> None:
+        """Refuse now what `open` would refuse about an existing run dir of this run id (complete, or
+        started with another config), before a model is fetched or converted."""
+        run_dir = output_root(cfg.output.root) / (cfg.output.run_id or "")
+        if cfg.output.run_id and run_dir.exists():
+            _check_resumable(run_dir, read_manifest(run_dir), cfg)
+
     @classmethod
     def resume(cls, run_dir: Path, cfg: Config) -> "Run":
         manifest = read_manifest(run_dir)
-        if manifest["status"] == "complete":
-            raise UserError(f"{run_dir}: run dir already exists and is complete; pick a new output.run_id "
-                            "(--run-id NAME) — evidence of earlier runs is never overwritten")
-        if manifest.get("config_hash") != cfg.hash():
-            raise UserError(f"{run_dir}: this unfinished run was started with a different config; resume it with "
-                            f"its own (--config {run_dir / 'config.yaml'}) or pick a new --run-id")
+        _check_resumable(run_dir, manifest, cfg)
         run = cls(run_dir, manifest)
         run._lock()
         run._attach_log()

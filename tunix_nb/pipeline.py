@@ -57,6 +57,7 @@ def run(cfg: Config) -> evidence.Run:
 def prepare(cfg: Config) -> Session:
     if cfg.output.run_id is None:  # fixed now, so config.yaml and the manifest name the run (and can resume it)
         cfg = replace(cfg, output=replace(cfg.output, run_id=evidence.default_run_id(cfg)))
+    evidence.Run.check_reopen(cfg)  # a complete run, or another config's, is refused before any work
     backend = backends.get(cfg.training.backend)
     hardware = device.detect(cfg.training.device)
     label = cfg.model.hf_secret_label
