@@ -116,8 +116,7 @@ class Run:
     def check_reopen(cfg: Config) -> None:
         """Refuse now what `open` would refuse about an existing run dir of this run id (complete, or
         started with another config), before a model is fetched or converted."""
-        run_dir = output_root(cfg.output.root) / (cfg.output.run_id or "")
-        if cfg.output.run_id and run_dir.exists():
+        if cfg.output.run_id and (run_dir := output_root(cfg.output.root) / cfg.output.run_id).exists():
             _check_resumable(run_dir, read_manifest(run_dir), cfg)
 
     @classmethod
