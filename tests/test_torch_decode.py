@@ -119,3 +119,43 @@ def test_decoder_stops_when_every_row_has_stopped(tiny_model_dir, tiny_tokenizer
                                                          pad_id=pad)
     assert rows == [[x, eot, pad, pad], [x, x, x, eot]]
     assert calls["n"] == 4
+
+
+# --- the rollout sampler (GRPO) ------------------------------------------------------------------
+
+def draws(logits, n=4000, **kw):
+    """n tokens drawn from one row of `logits` (the row repeated), with a seeded generator."""
+    g = torch.Generator().manual_seed(0)
+    return generate.sample_next(torch.tensor([logits] * n), generator=g, **kw).tolist()
+
+
+def test_sample_next_on_literal_logits():
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log().tolist()  # probabilities 0.5 / 0.3 / 0.15 / 0.05
+    assert set(draws(logits, temperature=0)) == {0}  # temperature 0: argmax
+    assert set(draws(logits, temperature=1.5, top_k=1)) == {0}  # top-k 1: argmax at any temperature
+    assert set(draws(logits, temperature=1.0, top_p=0.5)) == {0}  # 0.5 reached by the first token
+    assert set(draws(logits, temperature=1.0, top_p=0.7)) == {0, 1}
+    assert set(draws(logits, temperature=1.0, top_p=0.85)) == {0, 1, 2}
+    assert set(draws(logits, temperature=1.0)) == {0, 1, 2, 3}
+    top2 = draws(logits, temperature=1.0, top_k=2)
+    assert set(top2) == {0, 1} and top2.count(0) / len(top2) == pytest.approx(0.5 / 0.8, abs=0.03)
+    sharp = draws(logits, temperature=0.5)  # p_i^2, renormalised
+    assert sharp.count(0) / len(sharp) == pytest.approx(0.25 / (0.25 + 0.09 + 0.0225 + 0.0025), abs=0.03)
+
+
+def test_sampler_is_greedy_at_temperature_0_or_top_k_1_and_a_seed_repeats(tiny_model_dir, tiny_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from tunix_nb.models import stop_token_ids
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    prompts = [encode_prompt(tiny_tokenizer, q) for q in ("What is 2 + 2?", "Hi", "Name three prime numbers.")]
+    decoder = generate.Decoder(model, device="cpu")
+    common = dict(max_new_tokens=16, stop_ids=stop_token_ids(tiny_tokenizer), pad_id=tiny_tokenizer.pad_token_id)
+    greedy = decoder.greedy(prompts, **common)
+    assert decoder.sample(prompts, temperature=0, seed=3, **common) == greedy
+    assert decoder.sample(prompts, temperature=0.9, top_k=1, seed=3, **common) == greedy
+    a = decoder.sample(prompts, temperature=1.0, top_k=50, top_p=0.95, seed=7, **common)
+    assert decoder.sample(prompts, temperature=1.0, top_k=50, top_p=0.95, seed=7, **common) == a
+    assert decoder.sample(prompts, temperature=1.0, top_k=50, top_p=0.95, seed=8, **common) != a
+    assert a != greedy

@@ -31,6 +31,15 @@ def hand_logps(model, tokens, mask, n_completion, temperature):
     return jnp.take_along_axis(logp, tokens[:, -n_completion:, None], axis=-1)[..., 0]
 
 
+# One prompt's group of 4 (G = 4): prompts left-padded, completions right-padded (also the
+# PyTorch backend's cross-check, test_torch_grpo).
+PAD = 0
+PROMPT = [[PAD, PAD, 2, 40, 41], [PAD, 2, 50, 51, 52]] * 2
+COMPLETION = [[60, 61, 62, 106, PAD, PAD], [70, 71, 106, PAD, PAD, PAD], [80, 81, 82, 83, 84, 106],
+              [90, 106, PAD, PAD, PAD, PAD]]
+REWARDS = [1.0, 0.0, 0.5, 0.25]
+
+
 def test_loss_and_gradients_equal_the_grpo_formula(tiny_model_dir):
     import jax
     import jax.numpy as jnp
@@ -46,11 +55,9 @@ def test_loss_and_gradients_equal_the_grpo_formula(tiny_model_dir):
     # Move the adapters off zero, so the policy differs from the reference and the KL term matters.
     lora = nnx.state(policy.model, nnx.LoRAParam)
     nnx.update(policy.model, jax.tree.map(lambda x: x + 0.05 * jnp.sin(jnp.arange(x.size).reshape(x.shape)), lora))
-    pad = 0
-    prompt = jnp.array([[pad, pad, 2, 40, 41], [pad, 2, 50, 51, 52]] * 2, dtype=jnp.int32)  # left-padded
-    completion = jnp.array([[60, 61, 62, 106, pad, pad], [70, 71, 106, pad, pad, pad],
-                            [80, 81, 82, 83, 84, 106], [90, 106, pad, pad, pad, pad]], dtype=jnp.int32)
-    rewards = np.array([1.0, 0.0, 0.5, 0.25])
+    pad = PAD
+    prompt, completion = jnp.array(PROMPT, dtype=jnp.int32), jnp.array(COMPLETION, dtype=jnp.int32)
+    rewards = np.array(REWARDS)
     config, _ = grpo.algo_config(g)
     config.temperature = g.temperature  # what GRPOLearner sets from the rollout config
     advantages = function_registry.get_advantage_estimator(config.advantage_estimator)(
@@ -101,9 +108,10 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     from tunix_nb.backends.tunix import grpo, load
     from tunix_nb.evidence import Run
 
-    steps = 12
+    steps = 16
     cfg = load_config(GRPO_SMOKE, [f"training.seed={seed}", "training.max_steps=0", "eval.compare_base=false",
-                                   f"grpo.max_steps={steps}", "grpo.learning_rate=3e-2", "grpo.beta=0",
+                                   f"grpo.max_steps={steps}", "grpo.learning_rate=1e-2", "grpo.lr_schedule=constant",
+                                   "grpo.beta=0",
                                    "grpo.num_generations=8", "grpo.prompts_per_step=4", "grpo.micro_batch_size=32",
                                    "grpo.temperature=1.0",
                                    "grpo.max_new_tokens=8", "grpo.overlong_soft_tokens=4", "grpo.save_every=null",
@@ -119,8 +127,9 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
                    rewards=[vowels])
     curve = [r["reward_mean"] for r in read_jsonl(run.dir / "metrics.jsonl")]
     assert len(curve) == steps
-    # Measured (seeds 1-3, 32 rollouts a step, prompts padded to the preset's 96): mean of the first
-    # 4 steps ~0.30, of the last 4 0.36-0.42, +0.059 / +0.108 / +0.104; with 16 rollouts a step a
-    # seed gained only +0.02 (per-step noise ~0.03).
+    # Measured (seeds 1-3, 32 rollouts a step): the mean of the first 4 steps ~0.30, of the last 4
+    # +0.078 / +0.086 / +0.090 above it, rising steadily. The earlier 12 steps at lr 3e-2 (cosine)
+    # gained +0.06 to +0.11 on one machine but only +0.01 / +0.02 (seeds 2, 3) on another, whose
+    # CPU rounds differently: that lr overshoots and falls back (per-step noise ~0.03).
     first, last = np.mean(curve[:4]), np.mean(curve[-4:])
-    assert last > first + 0.03, curve
+    assert last > first + 0.04, curve

@@ -8,6 +8,9 @@ and a mask over the whole cache made once per batch. It computes exactly what HF
 step is torch.compiled ("reduce-overhead": CUDA graphs on a GPU) over a static KV cache
 (allocated once per batch, so every step has the same shapes); without it the cache is HF's
 dynamic one (as fast on CPU, and it accepts the mixed fp32/bf16 keys bf16 autocast can produce).
+
+`Decoder.sample` is the same loop for GRPO rollouts: temperature, top-k and top-p, drawn from a
+seeded `torch.Generator` (the same seed gives the same completions; temperature 0 is greedy).
 """
 
 from __future__ import annotations
@@ -70,6 +73,22 @@ class Decoder:
                pad_id: int) -> list[list[int]]:
         """New token ids per prompt (left-padded together); a row that emitted a stop id gets
         pad_id after it, and decoding ends when every row has stopped."""
+        return self._decode(prompts, max_new_tokens=max_new_tokens, stop_ids=stop_ids, pad_id=pad_id,
+                            pick=lambda logits: logits.argmax(-1))
+
+    def sample(self, prompts: Sequence[list[int]], *, max_new_tokens: int, stop_ids: Sequence[int], pad_id: int,
+               temperature: float, top_k: int | None = None, top_p: float = 1.0, seed: int = 0) -> list[list[int]]:
+        """`greedy`, but each token drawn at `temperature` from the top-k / top-p filtered
+        distribution, with a generator seeded by `seed`: the same seed, the same rows."""
+        import torch
+
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        return self._decode(prompts, max_new_tokens=max_new_tokens, stop_ids=stop_ids, pad_id=pad_id,
+                            pick=lambda logits: sample_next(logits, temperature=temperature, top_k=top_k,
+                                                            top_p=top_p, generator=generator))
+
+    def _decode(self, prompts: Sequence[list[int]], *, max_new_tokens: int, stop_ids: Sequence[int], pad_id: int,
+                pick) -> list[list[int]]:
         import torch
         from transformers import DynamicCache, StaticCache
 
@@ -94,7 +113,7 @@ class Decoder:
             position = positions[:, -1:] + 1
             n = 0
             for n in range(1, max_new_tokens + 1):
-                token = torch.where(done, pad_id, logits[:, -1].argmax(-1))
+                token = torch.where(done, pad_id, pick(logits[:, -1]))
                 out[:, n - 1] = token
                 done |= torch.isin(token, stops)
                 if n == max_new_tokens or bool(done.all()):
@@ -103,6 +122,26 @@ class Decoder:
                                    past_key_values=cache, use_cache=True, logits_to_keep=1).logits
                 position = position + 1
         return out[:, :n].tolist()
+
+
+def sample_next(logits, *, temperature: float, top_k: int | None = None, top_p: float = 1.0, generator=None):
+    """One token per row of `logits` (rows x vocab): argmax at temperature 0; otherwise drawn from
+    softmax(logits / temperature) restricted to the `top_k` largest logits and then to the smallest
+    set of those whose probability reaches `top_p` (the most likely token always stays)."""
+    import torch
+
+    if temperature == 0:
+        return logits.argmax(-1)
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        ordered, index = torch.sort(logits, dim=-1, descending=True)
+        probs = ordered.softmax(-1)
+        outside = probs.cumsum(-1) - probs >= top_p  # the mass before this token already reaches top_p
+        logits = logits.masked_fill(outside.scatter(-1, index, outside), float("-inf"))
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
 
 
 def _cut_at_stop(row: list[int], stops: list[int]) -> list[int]:
