@@ -80,8 +80,8 @@ SAME_WORKER = {"test_bad_inputs": "checkout", "test_notebooks": "checkout", "tes
 
 # The slowest groups start first, so the workers finish together: xdist hands out groups in this
 # order (with --no-loadscope-reorder, as `make test` runs it; by default it orders by test count).
-SLOWEST_FIRST = ("test_tunix_sft", "checkout", "test_tunix_grpo_learning", "test_packaged", "test_compare",
-                 "test_resume", "test_torch_sft")
+SLOWEST_FIRST = ("test_tunix_sft", "checkout", "test_tunix_grpo_learning", "test_torch_grpo", "test_packaged",
+                 "test_compare", "test_resume", "test_torch_sft")
 
 
 @pytest.hookimpl(wrapper=True)  # a wrapper: the groups are set before xdist's own hook reads them

@@ -11,7 +11,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import GRPO_FAST, GRPO_SMOKE, GRPO_STEPS, ROOT, run_cli
 
 NOTEBOOKS = {"kaggle_submission.ipynb", "local_gpu.ipynb"}
 FAST = '["training.epochs=null", "training.max_steps=4", "training.warmup_steps=1", "data.train_limit=48", ' \
@@ -78,20 +78,23 @@ def outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
-def test_local_gpu_notebook_runs_under_papermill_on_cpu(tmp_path, cache_dir):
+def test_local_gpu_notebook_runs_sft_then_grpo_under_papermill_on_cpu(tmp_path, cache_dir):
+    """The GRPO smoke preset on the PyTorch backend: SFT, then GRPO with our sampler."""
     out = tmp_path / "local_gpu.out.ipynb"
+    overrides = ["training.backend=torch"] + [a for a in GRPO_FAST if a != "--set"] + [f"output.root={tmp_path / 'runs'}"]
     pm.execute_notebook(str(ROOT / "notebooks/local_gpu.ipynb"), str(out), cwd=str(ROOT), kernel_name="python3",
                         progress_bar=False, parameters={
-                            "REPO": str(ROOT), "CONFIG": "training/configs/smoke_tiny.yaml", "DEVICE": "auto",
-                            "RUN_ID": "nb-local", "PACKAGE": False, "OVERRIDES": json.loads(FAST) + [
-                                f"output.root={tmp_path / 'runs'}"]})
+                            "REPO": str(ROOT), "CONFIG": str(GRPO_SMOKE.relative_to(ROOT)), "DEVICE": "auto",
+                            "RUN_ID": "nb-local", "PACKAGE": False, "OVERRIDES": overrides})
     nb = nbformat.read(out, as_version=4)
     text = outputs_text(nb)
-    assert "device plan: mode=smoke" in text and "acc" in text and "run complete" in text
-    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))  # loss curve
+    assert "device plan: mode=smoke" in text and "acc grpo" in text and "run complete" in text
+    pngs = {c.id for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})}
+    assert {"sft", "grpo"} <= pngs  # the loss curve, the reward curves
     run_dir = tmp_path / "runs" / "nb-local"
     assert json.loads((run_dir / "run_manifest.json").read_text())["status"] == "complete"
-    assert (run_dir / "eval_summary.json").is_file() and (run_dir / "loss_curve.png").is_file()
+    assert set(json.loads((run_dir / "eval_summary.json").read_text())["stages"]) == {"base", "sft", "grpo"}
+    assert (run_dir / "checkpoints" / f"step-{GRPO_STEPS:06d}").is_dir()  # the last stage's: GRPO's
 
 
 @pytest.fixture()

@@ -94,9 +94,11 @@ def test_submission_local_gpu_preset_runs_unchanged_but_for_model_and_device(tmp
                   "--set", f"output.root={tmp_path}", "--set", f"model.source={tiny_model_dir}",
                   "--set", "training.device=cpu", "--set", "training.compile=false",
                   "--set", "training.epochs=null", "--set", "training.max_steps=3",
-                  "--set", "eval.limit=2", "--set", "eval.max_new_tokens=8")
+                  "--set", "eval.limit=2", "--set", "eval.max_new_tokens=8",
+                  "--set", "grpo.max_steps=2", "--set", "grpo.max_new_tokens=8", "--set", "grpo.overlong_soft_tokens=4")
     assert res.returncode == 0, res.stderr[-3000:]
     m = json.loads((tmp_path / "gpu-preset" / "run_manifest.json").read_text())
     assert m["status"] == "complete" and m["device_plan"]["dtype"] == "bf16"
     rows = read_jsonl(tmp_path / "gpu-preset" / "metrics.jsonl")
-    assert len(rows) == 3 and all(r["target_tokens"] > 0 for r in rows)
+    assert [r["stage"] for r in rows] == ["sft"] * 3 + ["grpo"] * 2
+    assert all(r["target_tokens"] > 0 for r in rows[:3]) and all(r["completion_len_mean"] > 0 for r in rows[3:])

@@ -113,3 +113,16 @@ def stage_elapsed(run, stage: str) -> float:
     path = run.dir / "metrics.jsonl"
     rows = [r for r in read_jsonl(path) if r.get("stage", "sft") == stage] if path.exists() else []
     return rows[-1]["elapsed_s"] if rows else 0.0
+
+
+def log_grpo_step(run, metrics, bar, row: dict, g) -> None:
+    """A GRPO step's row into metrics.jsonl and the log (every grpo.log_every steps, and the last),
+    and the progress bar moved on: both backends' stages report a step the same way."""
+    step = row["step"]
+    if step % g.log_every == 0 or step == g.max_steps:
+        metrics.write(row)
+        run.log.info("grpo step %d/%d reward %.3f±%.3f kl %.4f loss %.4f len %.0f tokens/s %.0f", step, g.max_steps,
+                     row["reward_mean"], row["reward_std"], row["kl"], row["loss"], row["completion_len_mean"],
+                     row["tokens_per_s"])
+    bar.set_postfix(reward=f"{row['reward_mean']:.3f}", kl=f"{row['kl']:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}")
+    bar.update(1)

@@ -2,9 +2,10 @@
 `backends.tunix`, so the pipeline picks a backend once and calls its stages."""
 
 from .decode import predict_for as predict
+from .grpo import train as train_grpo
 from .load import check
 from .load import load as load_policy
 from .sft import latest_step
 from .sft import train as train_sft
 
-__all__ = ["check", "load_policy", "latest_step", "train_sft", "predict"]
+__all__ = ["check", "load_policy", "latest_step", "train_sft", "train_grpo", "predict"]

@@ -1,5 +1,11 @@
-"""PyTorch GRPO objective: the same computation as the Tunix stage's loss (tunix 0.1.7's
-`grpo_loss_fn` with our `algo_config`), term for term, so the two backends optimise one objective.
+"""PyTorch GRPO stage: sampled rollouts through our own decoder, the same rewards, and the same
+objective as the Tunix stage's loss (tunix 0.1.7's `grpo_loss_fn` with our `algo_config`), term
+for term, so the two backends optimise one objective. Reference = the policy with its LoRA
+adapters disabled (no second copy of the model). Checkpoints, resume and metrics rows follow the
+SFT trainer (`<root>/step-<N>`, weights + optimizer + scheduler + RNG) and the Tunix stage's row
+keys; each step's prompts and rollout seed are fixed up front, so a resumed run samples the same.
+
+The objective:
 
 - advantages: group-normalised rewards, (r - mean) / (std with ddof 1 + 1e-6) per prompt's group
   (Dr. GRPO: r - mean, no division);
@@ -12,7 +18,20 @@
 
 from __future__ import annotations
 
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Sequence
+
 import numpy as np
+
+from ... import rewards as rewards_lib
+from ...config import Config
+from ...data import GrpoPrompt, plan_prompt_steps
+from ...evidence import MetricsWriter, Run, read_jsonl
+from ...models import stop_token_ids
+from ..common import Budget, Policy, TrainResult, log_grpo_step, lr_lambda, record_budget
 
 # Per loss variant: (whether advantages are divided by the group's std, how token losses are
 # aggregated). Tunix: GRPOConfig, DrGRPOConfig, DAPOConfig.
@@ -49,9 +68,10 @@ def completion_logps(model, prompt_ids, completion_ids, *, pad_id: int, temperat
 
 
 def grpo_loss(logps, advantages, mask, *, epsilon: float, epsilon_high: float, beta: float, loss: str = "grpo",
-              old_logps=None, ref_logps=None):
+              old_logps=None, ref_logps=None, width: int | None = None):
     """(loss, mean KL over completion tokens) for one micro-batch. `old_logps` None: one policy
-    update per rollout batch, so the ratio is 1 in value but carries the policy's gradient."""
+    update per rollout batch, so the ratio is 1 in value but carries the policy's gradient.
+    `width`: Dr. GRPO's per-sequence norm (Tunix: the completion width, max_new_tokens)."""
     import torch
 
     mask = mask.float()
@@ -60,18 +80,18 @@ def grpo_loss(logps, advantages, mask, *, epsilon: float, epsilon_high: float, b
     adv = advantages.float()[:, None]
     per_token = torch.maximum(-adv * ratio, -adv * ratio.clamp(1 - epsilon, 1 + epsilon_high))
     agg = VARIANTS[loss][1]
-    total = aggregate(per_token, mask, agg)
+    total = aggregate(per_token, mask, agg, width)
     kl_mean = logps.new_zeros(())
     if ref_logps is not None:
         diff = ref_logps - logps
         kl = torch.exp(diff) - diff - 1
         kl_mean = (kl * mask).sum() / mask.sum().clamp(min=1)
         if beta:
-            total = total + beta * aggregate(kl, mask, agg)
+            total = total + beta * aggregate(kl, mask, agg, width)
     return total, kl_mean.detach()
 
 
-def aggregate(per_token, mask, mode: str):
+def aggregate(per_token, mask, mode: str, width: int | None = None):
     """Tunix's `aggregate_loss` for the three modes our variants use."""
     lengths = mask.sum(-1)
     rows = (lengths > 0).sum().clamp(min=1)
@@ -80,5 +100,142 @@ def aggregate(per_token, mask, mode: str):
     if mode == "sequence-mean-token-mean":
         return ((per_token * mask).sum(-1) / lengths.clamp(min=1)).sum() / rows
     if mode == "sequence-mean-token-scale":  # over the completion width (Tunix's default norm)
-        return ((per_token * mask).sum(-1) / per_token.size(-1)).sum() / rows
+        return ((per_token * mask).sum(-1) / (width or per_token.size(-1))).sum() / rows
     raise ValueError(f"unknown aggregation {mode!r}")
+
+
+# --- the stage -----------------------------------------------------------------------------------
+
+def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], run: Run, *, plan, root: Path,
+          budget: Budget, rewards: Sequence | None = None) -> TrainResult:
+    """GRPO for grpo.max_steps steps, checkpoints in `root`/step-<N>; a root with a whole
+    checkpoint resumes after it. (`budget`: the Tunix backend's time budget; refused for torch at
+    config load, recorded in the manifest all the same.) `rewards`: reward functions to use instead of the configured
+    `grpo.rewards` (their sum is the reward; the rows still log each configured reward)."""
+    import torch
+    from tqdm import tqdm
+
+    from .decode import Decoder, _cut_at_stop
+    from .sft import clip_and_norm, latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
+
+    g, t = cfg.grpo, cfg.training
+    seed = t.seed if g.seed is None else g.seed
+    model, device = policy.model, plan.device
+    seed_everything(seed)
+    schedule = plan_prompt_steps(len(prompts), prompts_per_step=g.prompts_per_step, steps=g.max_steps, seed=seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=g.learning_rate, betas=(g.adam_b1, g.adam_b2),
+                                  weight_decay=g.weight_decay)
+    factor = lr_lambda(int(g.warmup_ratio * g.max_steps), g.lr_schedule, g.max_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    state = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "first_loss": None}
+    resume = latest_checkpoint(root, run.log)
+    if resume is not None:
+        state = load_checkpoint(resume, model, optimizer, scheduler, lora=t.lora is not None)
+        run.log.info("resuming GRPO from %s (step %d)", resume, state["step"])
+    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16) if plan.dtype == "bf16" else nullcontext()
+    decoder = Decoder(model, device=device, dtype=plan.dtype)
+    stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
+    count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    fns = list(rewards) if rewards else rewards_lib.make_reward_fns(
+        g.rewards, max_tokens=g.max_new_tokens, soft_tokens=g.overlong_soft_tokens, count=count)
+    G = g.num_generations
+    micro = g.micro_batch_size or g.prompts_per_step * G  # rollouts per micro-batch, whole groups
+    run.log.info("grpo (torch, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, device %s",
+                 g.loss, len(prompts), g.max_steps, g.prompts_per_step, G, g.beta, device)
+
+    metrics = MetricsWriter(run.dir / "metrics.jsonl")
+    start = time.perf_counter() - state["elapsed_s"]  # elapsed_s runs on across a resume
+    bar = tqdm(total=g.max_steps, initial=state["step"], desc="grpo", unit="step", dynamic_ncols=True, mininterval=1.0)
+    steps = state["step"]
+    try:
+        for n, chosen in enumerate(schedule):
+            if n < state["step"]:
+                continue  # done before the resumed checkpoint
+            step_start = time.perf_counter()
+            rows = [prompts[i] for i in chosen]
+            ids = [[tokenizer.bos_token_id, *tokenizer(p.prompt, add_special_tokens=False)["input_ids"]] for p in rows]
+            group_ids = [x for x in ids for _ in range(G)]  # each prompt's G rollouts side by side
+            answers = [p.answer for p in rows for _ in range(G)]
+            completions = []
+            for k, lo in enumerate(range(0, len(group_ids), micro)):
+                completions += decoder.sample(group_ids[lo:lo + micro], max_new_tokens=g.max_new_tokens,
+                                              stop_ids=stops, pad_id=pad, temperature=g.temperature, top_k=g.top_k,
+                                              top_p=g.top_p or 1.0, seed=rollout_seed(seed, n, k))
+            texts = [tokenizer.decode(_cut_at_stop(c, stops), skip_special_tokens=True) for c in completions]
+            prompt_texts = [p.prompt for p in rows for _ in range(G)]
+            total = np.sum([fn(prompt_texts, texts, answer=answers) for fn in fns], axis=0)
+            parts = rewards_lib.score_all(prompt_texts, texts, g.rewards, max_tokens=g.max_new_tokens,
+                                          soft_tokens=g.overlong_soft_tokens, count=count, answer=answers)
+            advantages = group_advantages(total, G, g.loss)
+
+            model.train()
+            loss_sum, kl_sum, n_micro = 0.0, 0.0, math.ceil(len(group_ids) / micro)
+            for lo in range(0, len(group_ids), micro):
+                prompt_t, completion_t = pad_rows(group_ids[lo:lo + micro], completions[lo:lo + micro], pad, device)
+                mask = completion_t != pad
+                with autocast:
+                    ref = None
+                    if g.beta:
+                        with torch.no_grad(), model.disable_adapter():
+                            ref = completion_logps(model, prompt_t, completion_t, pad_id=pad, temperature=g.temperature)
+                    logps = completion_logps(model, prompt_t, completion_t, pad_id=pad, temperature=g.temperature)
+                    loss, kl = grpo_loss(logps, torch.tensor(advantages[lo:lo + micro], device=device), mask,
+                                         epsilon=g.epsilon, epsilon_high=g.clip_high, beta=g.beta, loss=g.loss,
+                                         ref_logps=ref, width=g.max_new_tokens)
+                (loss / n_micro).backward()
+                loss_sum += float(loss) / n_micro
+                kl_sum += float(kl) / n_micro
+            grad_norm = clip_and_norm(params, g.max_grad_norm)
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            steps = n + 1
+            lengths = [len(_cut_at_stop(c, stops)) for c in completions]
+            dt = time.perf_counter() - step_start
+            row = {"stage": "grpo", "step": steps, "loss": round(loss_sum, 6), "lr": lr,
+                   "grad_norm": round(grad_norm, 6),
+                   "reward_mean": _round(np.mean(total)), "reward_std": _round(np.std(total)),
+                   **{f"reward/{k}": _round(np.mean(parts[k])) for k in g.rewards},
+                   "kl": round(kl_sum, 6) if g.beta else 0.0, "completion_len_mean": _round(np.mean(lengths)),
+                   "tokens": int(sum(lengths)), "tokens_per_s": round(sum(lengths) / max(dt, 1e-9), 1),
+                   "elapsed_s": round(time.perf_counter() - start, 3)}
+            log_grpo_step(run, metrics, bar, row, g)
+            state["tokens_seen"] += row["tokens"]
+            if state["first_loss"] is None:
+                state["first_loss"] = row["loss"]
+            if (g.save_every and steps % g.save_every == 0) or steps == g.max_steps:
+                state.update(step=steps, elapsed_s=time.perf_counter() - start)
+                save_checkpoint(model, tokenizer, root, steps, optimizer=optimizer, scheduler=scheduler, state=state)
+    finally:
+        bar.close()
+        metrics.close()
+    model.eval()
+    record_budget(run, "grpo", budget, planned=g.max_steps, trained=steps)
+    logged = [r for r in read_jsonl(run.dir / "metrics.jsonl") if r.get("stage") == "grpo"]
+    return TrainResult(model=model, steps=steps, first_loss=logged[0]["loss"] if logged else math.nan,
+                       final_loss=logged[-1]["loss"] if logged else math.nan, tokens=state["tokens_seen"],
+                       train_seconds=time.perf_counter() - start, checkpoint=root / f"step-{steps:06d}")
+
+
+def rollout_seed(seed: int, step: int, micro_batch: int) -> int:
+    """The sampling seed of one micro-batch's rollouts: fixed by the step, not by the process."""
+    return (seed * 100_003 + step) * 1_009 + micro_batch
+
+
+def pad_rows(prompts: Sequence[list[int]], completions: Sequence[list[int]], pad: int, device: str):
+    """Prompts left-padded and completions right-padded (already padded after their stop) to the
+    micro-batch's longest, as tensors."""
+    import torch
+
+    width = max(len(p) for p in prompts)
+    cut = max(len(c) for c in completions)
+    prompt_t = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)
+    completion_t = torch.tensor([list(c) + [pad] * (cut - len(c)) for c in completions], device=device)
+    return prompt_t, completion_t
+
+
+def _round(x) -> float:
+    return round(float(x), 6)

@@ -13,9 +13,15 @@ from ..common import Policy
 
 def check(cfg: Config, source_path: Path) -> None:
     """Refuse up front what this backend does not do yet."""
-    if cfg.grpo is not None:
-        raise UserError("grpo: the GRPO stage runs on the Tunix backend; set training.backend: tunix "
-                        "(the PyTorch GRPO stage is not built yet)")
+    g = cfg.grpo
+    if g is None:
+        return
+    if g.num_iterations != 1:
+        raise UserError(f"grpo.num_iterations: the PyTorch GRPO stage updates once per rollout batch (got "
+                        f"{g.num_iterations}); set grpo.num_iterations=1 or training.backend: tunix")
+    if g.beta and cfg.training.lora is None:
+        raise UserError("grpo.beta: the KL reference is the policy with its LoRA adapters disabled, and full "
+                        "fine-tuning has none; configure training.lora or set grpo.beta=0")
 
 
 def load(cfg: Config, source: models.ModelSource, plan) -> Policy:

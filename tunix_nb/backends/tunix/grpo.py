@@ -26,7 +26,7 @@ from ...config import Config, GrpoConfig
 from ...data import GrpoPrompt, plan_prompt_steps
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...models import stop_token_ids
-from ..common import Budget, Policy, TrainResult, lr_lambda, record_budget, stage_elapsed
+from ..common import Budget, Policy, TrainResult, log_grpo_step, lr_lambda, record_budget, stage_elapsed
 from .sft import ACTOR, latest_step, step_hooks
 
 # Rollouts per step and groups must line up: Tunix repeats each prompt G times inside a
@@ -188,13 +188,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                    "completion_len_mean": _mean(s["lengths"]), "tokens": rows_tokens,
                    "tokens_per_s": round(rows_tokens / max(dt, 1e-9), 1),
                    "elapsed_s": round(offset + end - budget.stage_start, 3)}
-            if train_step % g.log_every == 0 or train_step == g.max_steps:
-                metrics.write(row)
-                run.log.info("grpo step %d/%d reward %.3f±%.3f kl %.4f loss %.4f len %.0f tokens/s %.0f", train_step,
-                             g.max_steps, row["reward_mean"], row["reward_std"], row["kl"], row["loss"],
-                             row["completion_len_mean"], row["tokens_per_s"])
-            bar.set_postfix(reward=f"{row['reward_mean']:.3f}", kl=f"{row['kl']:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}")
-            bar.update(1)
+            log_grpo_step(run, metrics, bar, row, g)
 
     def stream() -> Iterator[dict]:
         for n, step in enumerate(schedule):
