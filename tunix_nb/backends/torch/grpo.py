@@ -109,9 +109,10 @@ def aggregate(per_token, mask, mode: str, width: int | None = None):
 def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], run: Run, *, plan, root: Path,
           budget: Budget, rewards: Sequence | None = None) -> TrainResult:
     """GRPO for grpo.max_steps steps, checkpoints in `root`/step-<N>; a root with a whole
-    checkpoint resumes after it. (`budget`: the Tunix backend's time budget; refused for torch at
-    config load, recorded in the manifest all the same.) `rewards`: reward functions to use instead of the configured
-    `grpo.rewards` (their sum is the reward; the rows still log each configured reward)."""
+    checkpoint resumes after it. `budget`: the Tunix backend's time budget (refused for torch at
+    config load; the manifest records the stage all the same). `rewards`: reward functions to use
+    instead of the configured `grpo.rewards` (their sum is the reward; the rows still log each
+    configured reward)."""
     import torch
     from tqdm import tqdm
 
@@ -137,8 +138,6 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     decoder = Decoder(model, device=device, dtype=plan.dtype)
     stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
     count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
-    fns = list(rewards) if rewards else rewards_lib.make_reward_fns(
-        g.rewards, max_tokens=g.max_new_tokens, soft_tokens=g.overlong_soft_tokens, count=count)
     G = g.num_generations
     micro = g.micro_batch_size or g.prompts_per_step * G  # rollouts per micro-batch, whole groups
     run.log.info("grpo (torch, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, device %s",
@@ -164,9 +163,10 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                                               top_p=g.top_p or 1.0, seed=rollout_seed(seed, n, k))
             texts = [tokenizer.decode(_cut_at_stop(c, stops), skip_special_tokens=True) for c in completions]
             prompt_texts = [p.prompt for p in rows for _ in range(G)]
-            total = np.sum([fn(prompt_texts, texts, answer=answers) for fn in fns], axis=0)
             parts = rewards_lib.score_all(prompt_texts, texts, g.rewards, max_tokens=g.max_new_tokens,
                                           soft_tokens=g.overlong_soft_tokens, count=count, answer=answers)
+            total = (np.sum([fn(prompt_texts, texts, answer=answers) for fn in rewards], axis=0) if rewards
+                     else np.asarray(parts["total"]))  # the configured rewards' weighted sum
             advantages = group_advantages(total, G, g.loss)
 
             model.train()
