@@ -73,7 +73,7 @@ FLOW = [
      "nb.sft(session)"),
     ("grpo", "**GRPO: correctness.** The model samples a group of answers per prompt; each is rewarded by the same "
              "scorer as the scorecard (format, correct answer, numeric closeness, length), and the policy moves "
-             "towards the better answers of its group, held near the base model by a KL term. The curves are the "
+             "towards the better answers of its group, held near the base model by a KL term (`grpo.beta`). The curves are the "
              "mean reward (± its spread), each reward on its own, and the KL.",
      "nb.grpo(session)"),
     ("evaluate", "**Evaluation.** Greedy answers on the same eval items after each stage: accuracy and format per "
