@@ -142,6 +142,13 @@ def _weighted(name: str, weight: float, params: dict) -> Callable[..., list[floa
     return reward
 
 
+def token_counter(tokenizer) -> Callable[[str], int]:
+    """The `count` the overlong reward takes: a completion's length in the model's tokens."""
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return count
+
+
 def make_reward_fns(weights: dict[str, float], *, max_tokens: int, soft_tokens: int,
                     count: Callable[[str], int] | None = None) -> list[Callable[..., list[float]]]:
     """One ``weight * reward`` callable per nonzero weight, in :data:`REWARDS` order."""

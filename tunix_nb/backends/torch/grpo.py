@@ -137,7 +137,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     autocast = torch.autocast(device_type=device, dtype=torch.bfloat16) if plan.dtype == "bf16" else nullcontext()
     decoder = Decoder(model, device=device, dtype=plan.dtype)
     stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
-    count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    count = rewards_lib.token_counter(tokenizer)
     G = g.num_generations
     micro = g.micro_batch_size or g.prompts_per_step * G  # rollouts per micro-batch, whole groups
     run.log.info("grpo (torch, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, device %s",
@@ -161,7 +161,8 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                 completions += decoder.sample(group_ids[lo:lo + micro], max_new_tokens=g.max_new_tokens,
                                               stop_ids=stops, pad_id=pad, temperature=g.temperature, top_k=g.top_k,
                                               top_p=g.top_p or 1.0, seed=rollout_seed(seed, n, k))
-            texts = [tokenizer.decode(_cut_at_stop(c, stops), skip_special_tokens=True) for c in completions]
+            cut = [_cut_at_stop(c, stops) for c in completions]  # without the stop token and the padding
+            texts = [tokenizer.decode(c, skip_special_tokens=True) for c in cut]
             prompt_texts = [p.prompt for p in rows for _ in range(G)]
             parts = rewards_lib.score_all(prompt_texts, texts, g.rewards, max_tokens=g.max_new_tokens,
                                           soft_tokens=g.overlong_soft_tokens, count=count, answer=answers)
@@ -193,7 +194,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
             optimizer.zero_grad(set_to_none=True)
 
             steps = n + 1
-            lengths = [len(_cut_at_stop(c, stops)) for c in completions]
+            lengths = [len(c) for c in cut]
             dt = time.perf_counter() - step_start
             row = {"stage": "grpo", "step": steps, "loss": round(loss_sum, 6), "lr": lr,
                    "grad_norm": round(grad_norm, 6),

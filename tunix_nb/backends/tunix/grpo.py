@@ -77,13 +77,7 @@ def make_optimizer(g: GrpoConfig):
 def reward_fns(g: GrpoConfig, tokenizer) -> list:
     """The weighted rewards Tunix sums (each logged by Tunix as rewards/<name>)."""
     return rewards_lib.make_reward_fns(g.rewards, max_tokens=g.max_new_tokens, soft_tokens=g.overlong_soft_tokens,
-                                       count=token_counter(tokenizer))
-
-
-def token_counter(tokenizer):
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-    return count
+                                       count=rewards_lib.token_counter(tokenizer))
 
 
 def cluster(cfg: Config, policy: Policy, tokenizer, *, root: Path, seed: int, dtype: str):
@@ -149,7 +143,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     resumed = latest_step(root, run.log)
     rl_cluster, rollout_config = cluster(cfg, policy, tokenizer, root=root, seed=seed, dtype=plan.dtype)
     config, learner_cls = algo_config(g)
-    count = token_counter(tokenizer)
+    count = rewards_lib.token_counter(tokenizer)
     offset = stage_elapsed(run, "grpo") if resumed else 0.0
     per_step: dict[int, dict] = {}  # step -> what its rollouts scored (filled by `observe`)
     new_stats = lambda: {"rewards": [], "parts": {k: [] for k in g.rewards}, "lengths": []}
