@@ -232,6 +232,10 @@ def test_plot_rewards_draws_the_grpo_rows(tmp_path, figures):
     assert _lines(bottom) == {"kl": (steps, [0.001, 0.002, 0.003, 0.004, 0.005])}
     assert _lines(twin) == {"completion_len_mean": (steps, [41.0, 42.0, 43.0, 44.0, 45.0])}
     assert bottom.get_xlabel() == "GRPO step"
+    report.plot_rewards([dict(r, kl=0.0) for r in GRPO_METRICS], tmp_path / "kl-free.png")  # grpo.beta 0
+    top, bottom, twin = figures[-1].axes
+    assert _lines(bottom) == {} and bottom.get_ylabel() == "KL: not computed (beta 0)"
+    assert _lines(twin) == {"completion_len_mean": (steps, [41.0, 42.0, 43.0, 44.0, 45.0])}
 
 
 def test_plot_loss_uses_sft_rows_only_and_says_when_there_are_none(tmp_path, figures):

@@ -119,8 +119,9 @@ def reward_names(metrics: list[dict]) -> list[str]:
 
 def plot_rewards(metrics: list[dict], out: Path) -> Path:
     """GRPO (rows with stage "grpo"), x = GRPO step. Top: `reward_mean` with a ±`reward_std` band
-    and each reward's own mean (`reward/<name>`); bottom: `kl` (left axis) and
-    `completion_len_mean` (right axis). Without GRPO rows a figure that says "no GRPO stage"."""
+    and each reward's own mean (`reward/<name>`); bottom: `kl` (left axis; none when every row's is
+    0, a KL-free run) and `completion_len_mean` (right axis). Without GRPO rows a figure that says
+    "no GRPO stage"."""
     plt = _pyplot()
     rows = grpo_rows(metrics)
     if not rows:
@@ -144,9 +145,11 @@ def plot_rewards(metrics: list[dict], out: Path) -> Path:
     top.set_title("GRPO rewards")
     lines = []
     xs, ys = _points(rows, "kl")
-    if xs:
+    if any(ys):  # a KL-free run (grpo.beta 0) logs kl 0 at every step: not computed, not zero
         lines += bottom.plot(xs, ys, color="tab:red", label="kl")
-    bottom.set_ylabel("KL to the reference")
+        bottom.set_ylabel("KL to the reference")
+    elif xs:
+        bottom.set_ylabel("KL: not computed (beta 0)")
     xs, ys = _points(rows, "completion_len_mean")
     if xs:
         ax2 = bottom.twinx()
