@@ -63,7 +63,12 @@ def _ids(tokenizer, text: str) -> list[int]:
 
 def encode_prompt(tokenizer, question: str) -> list[int]:
     """Token ids of the prompt, starting with exactly one <bos>."""
-    return [tokenizer.bos_token_id, *_ids(tokenizer, format_prompt(question))]
+    return encode_formatted(tokenizer, format_prompt(question))
+
+
+def encode_formatted(tokenizer, prompt: str) -> list[int]:
+    """Token ids of an already chat-formatted prompt (`format_prompt`'s text), with one <bos>."""
+    return [tokenizer.bos_token_id, *_ids(tokenizer, prompt)]
 
 
 def encode_example(tokenizer, question: str, reasoning: str, answer: str) -> Encoded:

@@ -31,6 +31,7 @@ from ...config import Config
 from ...data import GrpoPrompt, plan_prompt_steps
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...models import stop_token_ids
+from ...prompts import encode_formatted
 from ..common import Budget, Policy, TrainResult, log_grpo_step, lr_lambda, record_budget
 
 # Per loss variant: (whether advantages are divided by the group's std, how token losses are
@@ -139,7 +140,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
     count = rewards_lib.token_counter(tokenizer)
     G = g.num_generations
-    micro = g.micro_batch_size or g.prompts_per_step * G  # rollouts per micro-batch, whole groups
+    micro = g.micro_batch_size or g.prompts_per_step * G  # completions per forward/backward, whole groups
     run.log.info("grpo (torch, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, device %s",
                  g.loss, len(prompts), g.max_steps, g.prompts_per_step, G, g.beta, device)
 
@@ -153,7 +154,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                 continue  # done before the resumed checkpoint
             step_start = time.perf_counter()
             rows = [prompts[i] for i in chosen]
-            ids = [[tokenizer.bos_token_id, *tokenizer(p.prompt, add_special_tokens=False)["input_ids"]] for p in rows]
+            ids = [encode_formatted(tokenizer, p.prompt) for p in rows]
             group_ids = [x for x in ids for _ in range(G)]  # each prompt's G rollouts side by side
             answers = [p.answer for p in rows for _ in range(G)]
             # All of a step's rollouts in one decode batch: a decode step costs about the same for 8
@@ -200,7 +201,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                    "grad_norm": round(grad_norm, 6),
                    "reward_mean": _round(np.mean(total)), "reward_std": _round(np.std(total)),
                    **{f"reward/{k}": _round(np.mean(parts[k])) for k in g.rewards},
-                   "kl": round(kl_sum, 6) if g.beta else 0.0, "completion_len_mean": _round(np.mean(lengths)),
+                   "kl": round(kl_sum, 6), "completion_len_mean": _round(np.mean(lengths)),
                    "tokens": int(sum(lengths)), "tokens_per_s": round(sum(lengths) / max(dt, 1e-9), 1),
                    "elapsed_s": round(time.perf_counter() - start, 3)}
             log_grpo_step(run, metrics, bar, row, g)
