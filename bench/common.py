@@ -64,9 +64,9 @@ def build_model(name: str, *, attn: str = "sdpa", device: str = "cpu", seed: int
 
 def train_examples(tokenizer, limit: int | None = None):
     """The project's training file, encoded with the one prompt template (prompt masked)."""
-    from tunix_nb import data
+    from tunix_nb import data, inputs
 
-    records = data.load_records(TRAIN_FILE, "train")[:limit]
+    records = inputs.load_records(TRAIN_FILE, "train")[:limit]
     return data.encode_train(records, tokenizer, 4096)[0]
 
 

@@ -37,7 +37,7 @@ def main() -> None:
 
     import torch
 
-    from tunix_nb import data
+    from tunix_nb import inputs
     from tunix_nb.backends.torch.decode import Decoder
     from tunix_nb.models import stop_token_ids
     from tunix_nb.prompts import encode_prompt
@@ -49,7 +49,7 @@ def main() -> None:
 
         tokenizer = load_tokenizer(Path(args.model))
     model = common.build_model(args.model, attn=args.attn, device=device).eval()
-    records = data.load_records(common.EVAL_FILE, "eval")[: args.prompts]
+    records = inputs.load_records(common.EVAL_FILE, "eval")[: args.prompts]
     prompts = [encode_prompt(tokenizer, r.prompt) for r in records]
     stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
     autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=dtype == "bf16")

@@ -81,6 +81,10 @@ FLOW = [
      "nb.evaluate(session)"),
     ("finish", None, "run_dir = nb.finish(session)"),
     ("package", None, "nb.package(run_dir) if PACKAGE else \"packaging skipped (PACKAGE=False)\""),
+    ("evaluate-other", "**Another model, for comparison (off unless `EVAL_MODEL` is set).** Any model source (the "
+                       "base model, last week's checkpoint) or a finished run dir, scored on `EVAL_FILE` without "
+                       "training, into a run dir of its own, by the same scoring code.",
+     "nb.evaluate_model(EVAL_MODEL, EVAL_FILE, CONFIG, OVERRIDES)"),
 ]
 
 JUDGES = "lora_policy, tokenizer, model_config, MAX_PROMPT_LENGTH, CKPT_DIR = nb.judge_handles(session)"
@@ -96,7 +100,9 @@ RUN_ID = None                    # None: <preset>-<UTC time>; an existing run di
 OVERRIDES = []
 DEVICE = "{device}"                 # auto | cpu | cuda | tpu; an accelerator asked for and absent is an error
 HF_SECRET_LABEL = "HF_TOKEN"     # Kaggle secret with the HF token; read only when the model needs it
-PACKAGE = True                   # zip the run (code, data, evidence) at the end'''
+PACKAGE = True                   # zip the run (code, data, evidence) at the end
+EVAL_MODEL = None                # also score another model, untrained: a model source or a finished run dir
+EVAL_FILE = "training/data/eval_v2.jsonl"  # ... on these eval items (any file, folder or hf:OWNER/NAME)'''
 
 
 def parameters_cell(config: str, device: str):
@@ -134,7 +140,7 @@ def build(kind: str):
             cells.append(new_markdown_cell(why, id=f"{cid}-md"))
         cells.append(new_code_cell(src, id=cid))
     if kind == "kaggle":  # the judges append their cells after these and read these names
-        cells[-1:-1] = [new_markdown_cell("For the judges' cells: the trained model and where its checkpoints are.",
+        cells[-3:-3] = [new_markdown_cell("For the judges' cells: the trained model and where its checkpoints are.",
                                           id="judges-md"),
                         new_code_cell(JUDGES, id="judges")]
     nb = new_notebook(cells=cells, metadata={

@@ -34,7 +34,10 @@ def ws(tmp_path_factory, tiny_model_dir, smoke_run):
         "dup.jsonl": jl(GOOD_TRAIN, GOOD_TRAIN),
         "emptyanswer.jsonl": jl({**GOOD_TRAIN, "answer": "  "}),
         "gsm.jsonl": jl({"question": "q?", "answer": "steps #### "}),
-        "eval_missing.jsonl": jl({k: v for k, v in GOOD_EVAL.items() if k != "section"}),
+        "eval_missing.jsonl": jl({k: v for k, v in GOOD_EVAL.items() if k != "expected_answer"}),
+        "own.csv": "Problem,Work,Final\nWhat is 2 + 3?,2 + 3 = 5.,5\n",
+        "empty.csv": "",
+        "fake.parquet": "Problem,Work,Final\nWhat is 2 + 3?,2 + 3 = 5.,5\n",
         "train_ok.jsonl": jl(GOOD_TRAIN, {**GOOD_TRAIN, "id": "t2"}),
         "unknown.yaml": "training:\n  epochs: 1\n  max_batch_tokens: 4096\n  learnig_rate: 0.1\n",
         "syntax.yaml": "training:\n  epochs: [1\n",
@@ -49,6 +52,10 @@ def ws(tmp_path_factory, tiny_model_dir, smoke_run):
     }
     for name, text in files.items():
         (w / name).write_text(text)
+    (w / "garbage.json").write_bytes(b"\x00\x01\x02 not JSON at all")
+    import datasets
+
+    datasets.DatasetDict({"train": datasets.Dataset.from_list([GOOD_TRAIN])}).save_to_disk(str(w / "saved"))
     (w / "latin1.jsonl").write_bytes(b'{"id": "t1", "question": "caf\xe9", "reasoning": "r", "answer": "1"}\n')
     (w / "a_file").write_text("not a folder")
     runs = w / "runs"
@@ -83,7 +90,28 @@ CASES = [
     ("gsm8k no answer", ["validate-data", "{w}/gsm.jsonl", "--kind", "eval"], "gsm.jsonl:1: answer: nothing after '####'"),
     ("data file missing", ["validate-data", "{w}/nope.jsonl", "--kind", "train"], "nope.jsonl: file not found"),
     ("bad train file in run", [*RUN, "--set", "data.train_file={w}/missing.jsonl"], "missing.jsonl:1: reasoning: missing"),
-    ("bad eval file in run", [*RUN, "--set", "data.eval_file={w}/eval_missing.jsonl"], "eval_missing.jsonl:1: section: missing"),
+    ("bad eval file in run", [*RUN, "--set", "data.eval_file={w}/eval_missing.jsonl"],
+     "eval_missing.jsonl:1: expected_answer: missing"),
+    ("columns: absent column", ["validate-data", "{w}/own.csv", "--kind", "train", "--columns", "question=Nope"],
+     "own.csv: --columns.question: column 'Nope' is not in the data (its columns: Problem, Work, Final)"),
+    ("columns: absent column in run", [*RUN, "--set", "data.train_file={w}/own.csv", "--set",
+                                       "data.columns={question: Problem, reasoning: Steps, answer: Final}"],
+     "data.columns.reasoning: column 'Steps' is not in the data"),
+    ("columns: unknown field", [*RUN, "--set", "data.columns.questoin=Problem"],
+     "data.columns.questoin: is not one of our fields"),
+    ("columns: not ours=theirs", ["validate-data", "{w}/own.csv", "--kind", "train", "--columns", "question"],
+     "--columns: 'question' is not ours=theirs"),
+    ("empty csv", ["validate-data", "{w}/empty.csv", "--kind", "train"], "empty.csv: -: no records"),
+    ("unreadable json", ["validate-data", "{w}/garbage.json", "--kind", "train"], "garbage.json: cannot be read as JSON"),
+    ("parquet that is a csv", [*RUN, "--set", "data.train_file={w}/fake.parquet"],
+     "fake.parquet: cannot be read as PARQUET (ArrowInvalid"),
+    ("hf id without network", [*RUN, "--set", "data.train_file=hf:openai/gsm8k", "--set", "data.subset=main"],
+     "hf:openai/gsm8k: cannot be read from the HF Hub"),
+    ("split that does not exist", [*RUN, "--set", "data.train_file={w}/saved", "--set", "data.split=dev"],
+     "data.split: no split 'dev'; it has train"),
+    ("mix beside a train file", [*RUN, "--set", "data.mix=[{file: x.csv}]"], "data.train_file: must be null with data.mix"),
+    ("mix weight", [*RUN, "--set", "data.train_file=null", "--set", "data.mix=[{file: x.csv, weight: -1}]"],
+     "data.mix[0].weight: must be > 0"),
     ("samples too long", [*RUN, "--set", "data.train_file={w}/train_ok.jsonl", "--set", "data.max_seq_len=16",
                           "--set", "training.max_batch_tokens=64"], "data.max_seq_len: all 2 training samples"),
     # configs
@@ -137,6 +165,11 @@ CASES = [
     ("unreadable manifest", [*RUN, "--run-id", "broken", "--set", "output.root={w}/runs"], "broken/run_manifest.json: cannot read the manifest"),
     ("root not writable", [*RUN, "--set", "output.root={w}/a_file"], "a_file: cannot create the run dir"),
     ("status of a non-run", ["status", "{w}/runs/broken"], "cannot read the manifest"),
+    ("eval of an unfinished run", ["eval", "--model", "{w}/runs/running", "--eval", "training/data/eval_v2.jsonl"],
+     "running: the run is running, not complete; evaluate a finished run"),
+    ("eval of a missing model", ["eval", "--model", "{w}/no_model", "--eval", "training/data/eval_v2.jsonl"], "model.source:"),
+    ("eval of a bad eval file", ["eval", "--model", "builtin:tiny-gemma3", "--eval", "{w}/eval_missing.jsonl"],
+     "eval_missing.jsonl:1: expected_answer: missing"),
     # scoring
     ("score unknown id", ["score", "{w}/pred_unknown.jsonl", "--eval", "{w}/eval_ok.jsonl", "--out", "{w}/o1"], "'zz'"),
     ("score bad line", ["score", "{w}/pred_bad.jsonl", "--eval", "{w}/eval_ok.jsonl", "--out", "{w}/o2"], "pred_bad.jsonl:1"),
@@ -175,7 +208,13 @@ def check(code, err, fragment, before, roots):
 
 @pytest.mark.parametrize("name, argv, fragment", CASES, ids=[c[0] for c in CASES])
 def test_cli_bad_input(name, argv, fragment, ws, capsys, monkeypatch):
+    import datasets
+    import huggingface_hub.constants
+
     monkeypatch.chdir(ROOT)
+    # No network reaches the Hub here; offline mode fails the same way without 23 s of retries.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     roots = [ws, ROOT / "submission_runs", ROOT / "dist", ROOT / "training"]
     before = listing(*roots)
     code = cli.main([a.replace("{w}", str(ws)) for a in argv])

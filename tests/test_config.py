@@ -317,3 +317,16 @@ def test_yaml_merge_keys_may_still_override(tmp_path):
 def test_the_duplicate_check_is_only_in_config_loading():
     import yaml
     assert yaml.safe_load("a: 1\na: 2\n") == {"a": 2}
+
+
+@pytest.mark.parametrize("preset", ["submission_tpu_gemma3_1b", "submission_tpu_gemma2_2b", "submission_local_gpu"])
+def test_the_presets_people_run_train_on_a_mix_of_gsm8k_by_hf_id_and_our_data(preset):
+    from tunix_nb.sources import source_kind
+
+    d = load_config(ROOT / f"training/configs/{preset}.yaml").data
+    assert d.train_file is None and len(d.mix) == 2
+    kinds = [source_kind(m.file) for m in d.mix]  # resolved without reading: no Hub access
+    assert kinds == ["hf", "jsonl"]
+    gsm8k = d.mix[0]
+    assert (gsm8k.file, gsm8k.subset, gsm8k.split) == ("hf:openai/gsm8k", "main", "train")
+    assert gsm8k.weight > d.mix[1].weight

@@ -1,10 +1,6 @@
-import json
-
 import pytest
 
-from conftest import run_cli
 from tunix_nb import data
-from tunix_nb.errors import UserError
 from tunix_nb.prompts import IGNORE_INDEX, Encoded
 
 GOOD_TRAIN = {"id": "t1", "question": "What is 2 + 3?", "reasoning": "2 + 3 = 5.", "answer": "5",
@@ -18,76 +14,70 @@ def write_lines(path, lines):
     return path
 
 
-def test_valid_files_load(tmp_path):
-    p = write_lines(tmp_path / "t.jsonl", [json.dumps(GOOD_TRAIN), "", json.dumps({**GOOD_TRAIN, "id": "t2"})])
-    recs = data.load_records(p, "train")
-    assert [r.id for r in recs] == ["t1", "t2"] and recs[0].answer == "5"
-    e = write_lines(tmp_path / "e.jsonl", [json.dumps(GOOD_EVAL)])
-    assert data.load_records(e, "eval")[0].expected_answer == "8"
+def rows(*dicts, file="f.jsonl"):
+    return [(f"{file}:{i}", d) for i, d in enumerate(dicts, start=1)]
 
 
-def test_optional_train_fields_default():
-    rec, errs = data._train_row({"id": "a", "question": "q", "reasoning": "r", "answer": "1"}, "x")
-    assert errs == [] and (rec.section, rec.category, rec.difficulty) == ("core", "unknown", "unknown")
+def test_rows_become_records_with_stated_defaults():
+    recs, problems, defaults = data.records_from_rows(rows(GOOD_TRAIN, {"question": "q", "reasoning": "r", "answer": "1"}),
+                                                      "train")
+    assert problems == [] and [r.id for r in recs] == ["t1", "f-2"]
+    assert (recs[1].section, recs[1].category, recs[1].difficulty) == ("core", "unknown", "unknown")
+    assert defaults == {"section": 1, "category": 1, "difficulty": 1}
+    (e,), problems, defaults = data.records_from_rows(rows({"prompt": "p?", "expected_answer": "8"}), "eval")
+    assert problems == [] and (e.id, e.section, e.category, e.difficulty) == ("f-1", "core", "unknown", "unknown")
 
 
-def test_gsm8k_rows_are_converted(tmp_path):
+def test_gsm8k_rows_are_converted_for_every_kind():
     row = {"question": "Natalia sold 48 clips in April and half as many in May. How many in total?",
            "answer": "In May she sold 48/2 = <<48/2=24>>24 clips.\nIn total 48+24 = <<48+24=72>>72.\n#### 1,072"}
-    p = write_lines(tmp_path / "gsm.jsonl", [json.dumps(row)])
-    (t,) = data.load_records(p, "train")
-    assert t.answer == "1072" and "<<" not in t.reasoning and t.reasoning.endswith("72.")
-    assert t.id == "gsm-1"
-    (e,) = data.load_records(p, "eval")
-    assert (e.prompt, e.expected_answer, e.section) == (row["question"], "1072", "core")
+    (t,), problems, _ = data.records_from_rows(rows(row, file="gsm.csv"), "train")
+    assert problems == [] and t.answer == "1072" and t.id == "gsm-1" and t.category == "gsm8k"
+    assert t.reasoning == "In May she sold 48 / 2 = 24 clips.\nIn total 48 + 24 = 72."
+    (e,), _, _ = data.records_from_rows(rows(row), "eval")
+    assert (e.prompt, e.expected_answer, e.section, e.category) == (row["question"], "1072", "core", "gsm8k")
+    _, problems, _ = data.records_from_rows(rows({"question": "q?", "answer": "steps #### "}), "eval")
+    assert problems == ["f.jsonl:1: answer: nothing after '####'; GSM8K answers end in '#### <number>'"]
 
 
-def test_every_bad_row_is_reported_with_file_line_and_field(tmp_path):
-    p = write_lines(tmp_path / "bad.jsonl", [
-        json.dumps(GOOD_TRAIN),                                   # 1 ok
-        '{"id": "t2", "question": "q"',                           # 2 invalid JSON
-        json.dumps({**GOOD_TRAIN, "id": "t3", "answer": ""}),     # 3 empty answer
-        json.dumps({**GOOD_TRAIN, "id": "t4", "answer": 5}),      # 4 mistyped
-        json.dumps({k: v for k, v in GOOD_TRAIN.items() if k != "reasoning"} | {"id": "t5"}),  # 5 missing
-        json.dumps({**GOOD_TRAIN, "id": "t6", "extra": "x"}),     # 6 extra field
-        json.dumps(GOOD_TRAIN),                                   # 7 duplicate id
-        b'{"id": "t8", "question": "caf\xe9"}',                  # 8 not UTF-8
-        "[1, 2]",                                                 # 9 not an object
-    ])
-    recs, problems = data.validate_file(p, "train")
+@pytest.mark.parametrize("text, steps", [
+    ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.", "Natalia sold 48 / 2 = 24 clips in May."),
+    ("Weng earns 12/60 = $<<12/60=0.2>>0.2 per minute.", "Weng earns 12 / 60 = $0.2 per minute."),
+    ("she earned 0.2 x 50 = $<<0.2*50=10>>10.", "she earned 0.2 × 50 = $10."),
+    ("Betty needs 100 - 50 - 30 - 15 = $<<100-50-30-15=5>>5 more.", "Betty needs 100 - 50 - 30 - 15 = $5 more."),
+    ("She has <<5+3=8>>8 apples.", "She has 5 + 3 = 8 apples."),          # the note was the only step
+    ("It costs 4*3 = <<4*3=12>> dollars.", "It costs 4 × 3 = 12 dollars."),  # the result was left out
+    ("So 1,000 - 200 = <<1000-200=800>>800 left.", "So 1000 - 200 = 800 left."),
+    ("box 48/2 = <<48/2=24>>24", "box 48 / 2 = 24"),                      # an x ending a word is no operator
+    ("No notes here.", "No notes here."),
+])
+def test_gsm8k_calculator_notes_become_plain_steps(text, steps):
+    assert data.gsm8k_steps(text) == steps
+
+
+def test_every_bad_row_is_reported_with_its_place_and_field():
+    no_reasoning = {k: v for k, v in GOOD_TRAIN.items() if k != "reasoning"} | {"id": "t5"}
+    recs, problems, _ = data.records_from_rows(rows(
+        GOOD_TRAIN,                                   # 1 ok
+        {"id": "t2", "question": "q", "reasoning": "r"},  # 2 no answer
+        {**GOOD_TRAIN, "id": "t3", "answer": ""},     # 3 empty answer
+        {**GOOD_TRAIN, "id": "t4", "answer": 5},      # 4 mistyped
+        no_reasoning,                                 # 5 no reasoning: not for SFT
+        {**GOOD_TRAIN, "id": "t6", "extra": "x"},     # 6 extra field
+        GOOD_TRAIN,                                   # 7 duplicate id
+    ), "train")
     assert [r.id for r in recs] == ["t1"]
     expect = [
-        (2, "-: invalid JSON"), (3, "answer: is empty"), (4, "answer: expected a string, got 5"),
-        (5, "reasoning: missing"), (6, "extra: unexpected field; valid fields: id, question"),
-        (7, "id: duplicate id 't1' (first on line 1)"), (8, "-: not UTF-8"), (9, "-: expected a JSON object"),
+        (2, "answer: missing (required: question, reasoning, answer)"), (3, "answer: is empty"),
+        (4, "answer: expected a string, got 5"), (5, "reasoning: missing"),
+        (6, "extra: unexpected field; valid fields: id, question"), (7, "id: duplicate id 't1' (first at f.jsonl:1)"),
     ]
     assert len(problems) == len(expect)
     for problem, (line, text) in zip(problems, expect):
-        assert problem.startswith(f"{p}:{line}: "), problem
+        assert problem.startswith(f"f.jsonl:{line}: "), problem
         assert text in problem, problem
-
-
-def test_empty_file_is_a_problem(tmp_path):
-    p = write_lines(tmp_path / "empty.jsonl", [])
-    with pytest.raises(UserError, match="empty.jsonl: -: no records"):
-        data.load_records(p, "eval")
-
-
-def test_load_records_raises_the_first_problem_and_counts_the_rest(tmp_path):
-    p = write_lines(tmp_path / "e.jsonl", ["{", "{", json.dumps(GOOD_EVAL)])
-    with pytest.raises(UserError) as e:
-        data.load_records(p, "eval")
-    assert str(e.value).startswith(f"{p}:1: -: invalid JSON") and "(and 1 more;" in str(e.value)
-
-
-def test_cli_validate_data(tmp_path):
-    good = write_lines(tmp_path / "good.jsonl", [json.dumps(GOOD_EVAL)])
-    res = run_cli("validate-data", str(good), "--kind", "eval")
-    assert res.returncode == 0 and "1 eval records, all valid" in res.stdout
-    bad = write_lines(tmp_path / "bad.jsonl", [json.dumps(GOOD_EVAL), json.dumps({**GOOD_EVAL, "section": 3})])
-    res = run_cli("validate-data", str(bad), "--kind", "eval")
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip() == f"{bad}:2: section: expected a string, got 3; quote it"
+    (p,), problems, _ = data.records_from_rows(rows(no_reasoning), "prompts")  # a GRPO prompt needs no reasoning
+    assert problems == [] and (p.question, p.answer, p.reasoning) == ("What is 2 + 3?", "5", "")
 
 
 # --- tokens and batches on literal inputs --------------------------------------------------

@@ -29,7 +29,8 @@ def make_run(tmp_path, run_id="r1"):
     cfg = load_config(None, [f"output.root={tmp_path}", f"output.run_id={run_id}"])
     data = tmp_path / "d.jsonl"
     data.write_text("{}\n")
-    return evidence.Run.create(cfg, plan={"device": "cpu"}, model_source={"spec": "x"}, datasets={"train": data})
+    entry = {"path": str(data), "sha256": evidence.sha256_file(data), "rows_read": 1}
+    return evidence.Run.create(cfg, plan={"device": "cpu"}, model_source={"spec": "x"}, datasets={"train": entry})
 
 
 def test_status_moves_running_to_complete(tmp_path):
@@ -40,7 +41,8 @@ def test_status_moves_running_to_complete(tmp_path):
     m = json.loads((run.dir / "run_manifest.json").read_text())
     assert m["status"] == "complete" and m["finished_at"]
     assert "hello from the run" in (run.dir / "training_log.txt").read_text()
-    assert m["datasets"]["train"]["sha256"] == evidence.sha256_file(tmp_path / "d.jsonl")
+    assert m["datasets"]["train"] == {"path": str(tmp_path / "d.jsonl"), "rows_read": 1,
+                                      "sha256": evidence.sha256_file(tmp_path / "d.jsonl")}
 
 
 def test_failure_is_recorded_with_the_reason(tmp_path):
@@ -101,12 +103,16 @@ def scored(tag: str) -> list[dict]:
     return [{"id": f"q{i}", "prediction": f"{tag} {i}", "correct": i % 2 == 0, "format_ok": True} for i in range(2)]
 
 
+def source(path):
+    return {"path": str(path), "sha256": evidence.sha256_file(path)}
+
+
 def test_write_scores_with_three_stages(tmp_path):
     eval_file = tmp_path / "eval.jsonl"
     eval_file.write_text('{"id": "q0"}\n')
     stages = {"grpo": (scored("grpo"), card(0.75, 1.0)), "base": (scored("base"), card(0.25, 0.0)),
               "sft": (scored("sft"), card(0.5, 0.75))}  # given out of order: written in run order
-    evidence.write_scores(tmp_path, scored("grpo"), card(0.75, 1.0), eval_file=eval_file, stages=stages)
+    evidence.write_scores(tmp_path, scored("grpo"), card(0.75, 1.0), eval_source=source(eval_file), stages=stages)
     saved = json.loads((tmp_path / "eval_summary.json").read_text())
     assert list(saved["stages"]) == ["base", "sft", "grpo"]
     assert saved["stages"]["sft"] == card(0.5, 0.75) and saved["stages"]["base"]["overall"]["accuracy"] == 0.25
@@ -123,13 +129,13 @@ def test_write_scores_with_three_stages(tmp_path):
 def test_write_scores_without_stages_writes_no_stage_files(tmp_path):
     eval_file = tmp_path / "eval.jsonl"
     eval_file.write_text("{}\n")
-    evidence.write_scores(tmp_path, scored("m"), card(0.5, 0.5), eval_file=eval_file)
+    evidence.write_scores(tmp_path, scored("m"), card(0.5, 0.5), eval_source=source(eval_file))
     saved = json.loads((tmp_path / "eval_summary.json").read_text())
     assert "stages" not in saved and saved["overall"]["accuracy"] == 0.5
     assert sorted(p.name for p in tmp_path.glob("predictions*")) == ["predictions.jsonl"]
     assert evidence.stages_of(saved) == {}
     with pytest.raises(ValueError, match="'../x'"):
-        evidence.write_scores(tmp_path, [], card(0, 0), eval_file=eval_file, stages={"../x": ([], card(0, 0))})
+        evidence.write_scores(tmp_path, [], card(0, 0), eval_source=source(eval_file), stages={"../x": ([], card(0, 0))})
 
 
 def test_stages_of_an_old_before_summary():

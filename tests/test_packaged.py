@@ -8,7 +8,7 @@ import torch
 from conftest import ROOT
 from types import SimpleNamespace
 
-from tunix_nb import data, models, packaged
+from tunix_nb import data, inputs, models, packaged
 from tunix_nb.backends.torch import sft as train_torch
 from tunix_nb.backends.torch.load import policy_from
 from tunix_nb.backends.tunix import load as train_tunix
@@ -112,7 +112,7 @@ def test_short_real_lora_fine_tune_lowers_the_loss(tmp_path, gemma_dir, tok):
         "training.max_steps=4", "training.warmup_steps=0", "training.learning_rate=1e-3",
         "training.lr_schedule=constant", "data.train_limit=2", f"output.root={tmp_path}", "output.run_id=t"])
     source = models.resolve_source(cfg.model.source)
-    records = data.load_records(ROOT / cfg.data.train_file, "train")[:2]
+    records = inputs.load_records(ROOT / cfg.data.train_file, "train")[:2]
     examples, _ = data.encode_train(records, tok, cfg.data.max_seq_len)
     model = models.load_torch_model(source, dtype="fp32", lora=True, attn_implementation="sdpa")
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})

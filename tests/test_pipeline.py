@@ -4,7 +4,7 @@ import json
 from dataclasses import asdict
 
 from conftest import FAST, ROOT, SMOKE, run_cli
-from tunix_nb import data, scoring
+from tunix_nb import data, inputs, scoring
 from tunix_nb.evidence import read_jsonl
 
 EVIDENCE = ["run_manifest.json", "config.yaml", "metrics.jsonl", "predictions.jsonl", "eval_summary.json",
@@ -40,7 +40,7 @@ def test_eval_summary_matches_an_independent_rescoring(smoke_run):
     _, run_dir = smoke_run
     rows = read_jsonl(run_dir / "predictions.jsonl")
     assert len(rows) == 6
-    records = data.spread_subset(data.load_records(ROOT / "training/data/eval_v2.jsonl", "eval"), 6)
+    records = data.spread_subset(inputs.load_records(ROOT / "training/data/eval_v2.jsonl", "eval"), 6)
     assert [r["id"] for r in rows] == [r.id for r in records]
     for r in rows:
         assert r["extracted_answer"] == scoring.extract_answer(r["prediction"])
@@ -77,7 +77,7 @@ def test_bad_data_exits_2_before_writing_anything(tmp_path, cache_dir):
     res = run_cli("run", "--config", str(SMOKE), "--set", f"output.root={tmp_path / 'runs'}",
                   "--set", f"data.train_file={bad}", *FAST)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip() == f"error: {bad}:1: answer: missing (required: id, question, reasoning, answer)"
+    assert res.stderr.strip() == f"error: {bad}:1: answer: missing (required: question, reasoning, answer)"
     assert not (tmp_path / "runs").exists()
 
 
@@ -89,10 +89,12 @@ def test_missing_model_folder_exits_2(tmp_path):
 def test_submission_local_gpu_preset_runs_unchanged_but_for_model_and_device(tmp_path, tiny_model_dir):
     """The GPU preset's recipe (bf16 autocast, Adafactor, packed rows, chunked loss, linear decay) runs
     through the same code on CPU; only the model folder, device and length are overridden, and
-    torch.compile (on CPU its C++ build takes minutes; its equality with eager is test_torch_sft's)."""
+    torch.compile (on CPU its C++ build takes minutes; its equality with eager is test_torch_sft's), and
+    the mix's GSM8K source, which is read from the Hub (no network here): the mix keeps our file."""
     res = run_cli("run", "--config", str(ROOT / "training/configs/submission_local_gpu.yaml"), "--run-id", "gpu-preset",
                   "--set", f"output.root={tmp_path}", "--set", f"model.source={tiny_model_dir}",
                   "--set", "training.device=cpu", "--set", "training.compile=false",
+                  "--set", "data.mix=[{file: training/data/dev-reasoning-v2.jsonl, weight: 0.1}]",
                   "--set", "training.epochs=null", "--set", "training.max_steps=3",
                   "--set", "eval.limit=2", "--set", "eval.max_new_tokens=8",
                   "--set", "grpo.max_steps=2", "--set", "grpo.max_new_tokens=8", "--set", "grpo.overlong_soft_tokens=4")

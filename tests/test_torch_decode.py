@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from tunix_nb import data
+from tunix_nb import inputs
 from tunix_nb.backends.torch import decode as generate
 from tunix_nb.prompts import encode_prompt
 
@@ -77,7 +77,7 @@ def test_decoder_equals_hf_generate_exactly(tiny_model_dir, tiny_tokenizer, attn
     from tunix_nb.models import stop_token_ids
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attn)
-    records = data.load_records(ROOT / "training/data/eval_v2.jsonl", "eval")[:5]
+    records = inputs.load_records(ROOT / "training/data/eval_v2.jsonl", "eval")[:5]
     prompts = [encode_prompt(tiny_tokenizer, r.prompt) for r in records] + [encode_prompt(tiny_tokenizer, "Hi")]
     assert len({len(p) for p in prompts}) > 1
     new = 256 - min(len(p) for p in prompts) + 24

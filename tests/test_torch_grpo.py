@@ -136,7 +136,7 @@ def test_loss_and_lora_gradients_equal_the_tunix_stages(tiny_model_dir):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     """The Tunix stage's test (test_tunix_grpo_learning), the same settings, on the PyTorch stage."""
-    from tunix_nb import data, models
+    from tunix_nb import data, inputs, models
     from tunix_nb.backends.common import Budget
     from tunix_nb.backends.torch import load
     from tunix_nb.evidence import Run, read_jsonl
@@ -150,7 +150,7 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
                                    f"output.root={tmp_path}", f"output.run_id=learn{seed}"])
     source = models.resolve_source(cfg.model.source)
     tok = models.load_tokenizer(source.path)
-    prompts, _ = data.grpo_prompts(data.load_records(ROOT / cfg.data.train_file, "train"), tok, cfg.grpo.max_prompt_len)
+    prompts, _ = data.grpo_prompts(inputs.load_records(ROOT / cfg.data.train_file, "train"), tok, cfg.grpo.max_prompt_len)
     plan = SimpleNamespace(device="cpu", dtype="fp32")
     policy = load.load(cfg, source, plan)
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})

@@ -8,7 +8,7 @@ import torch
 from conftest import ROOT
 from types import SimpleNamespace
 
-from tunix_nb import data, models
+from tunix_nb import data, inputs, models
 from tunix_nb.backends.torch import sft as train_torch
 from tunix_nb.backends.torch.load import policy_from
 from tunix_nb.config import load_config
@@ -26,7 +26,7 @@ def fit(tmp_path, run_id, *overrides, max_steps=12):
         "data.train_limit=96", f"output.root={tmp_path}", f"output.run_id={run_id}", *overrides])
     source = models.resolve_source(cfg.model.source)
     tok = models.load_tokenizer(source.path)
-    records = data.load_records(ROOT / cfg.data.train_file, "train")[: cfg.data.train_limit]
+    records = inputs.load_records(ROOT / cfg.data.train_file, "train")[: cfg.data.train_limit]
     examples, _ = data.encode_train(records, tok, cfg.data.max_seq_len)
     model = models.load_torch_model(source, dtype="fp32", lora=cfg.training.lora is not None,
                                     attn_implementation="eager")
@@ -165,7 +165,7 @@ def test_windowed_loss_equals_the_full_loss(tiny_model_dir, tiny_tokenizer):
 # --- speed levers: each must leave the loss and its gradients unchanged ----------------------
 
 def real_examples(tokenizer, n, start=0):
-    records = data.load_records(ROOT / "training/data/dev-reasoning-v2.jsonl", "train")[start:start + n]
+    records = inputs.load_records(ROOT / "training/data/dev-reasoning-v2.jsonl", "train")[start:start + n]
     return data.encode_train(records, tokenizer, 512)[0]
 
 

@@ -100,6 +100,20 @@ def test_the_judges_restore_grpos_model_in_a_fresh_process(grpo_run, tiny_tokeni
     assert all(restored[i] != sft[final[i]["id"]] for i in changed)
 
 
+def test_eval_of_the_finished_tunix_run_equals_its_final_predictions(grpo_run, tmp_path):
+    """`tunix-nb eval --model RUN_DIR` restores GRPO's final LoRA params (orbax) as the judges do and
+    scores the same items with the same settings: the run's own final predictions, item for item."""
+    res = run_cli("eval", "--model", str(grpo_run), "--eval", "training/data/eval_v2.jsonl", "--run-id", "ev",
+                  "--set", f"output.root={tmp_path}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    ev = tmp_path / "ev"
+    assert read_jsonl(ev / "predictions.jsonl") == read_jsonl(grpo_run / "predictions.jsonl")
+    ours, theirs = (json.loads((d / "eval_summary.json").read_text()) for d in (ev, grpo_run))
+    assert ours["overall"] == theirs["overall"] and ours["per_category"] == theirs["per_category"]
+    evaluates = json.loads((ev / "run_manifest.json").read_text())["evaluates"]
+    assert evaluates == {"model": str(grpo_run.resolve()), "stage": "grpo", "checkpoint_step": GRPO_STEPS}
+
+
 def test_sigkill_mid_grpo_then_resume(runs, grpo_run):
     from test_resume import wait_for
 

@@ -103,7 +103,7 @@ def vowels(prompts, completions, **columns):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
-    from tunix_nb import data, models
+    from tunix_nb import data, inputs, models
     from tunix_nb.backends.common import Budget
     from tunix_nb.backends.tunix import grpo, load
     from tunix_nb.evidence import Run
@@ -118,7 +118,7 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
                                    f"output.root={tmp_path}", f"output.run_id=learn{seed}"])
     source = models.resolve_source(cfg.model.source)
     tok = models.load_tokenizer(source.path)
-    records = data.load_records(ROOT / cfg.data.train_file, "train")
+    records = inputs.load_records(ROOT / cfg.data.train_file, "train")
     prompts, _ = data.grpo_prompts(records, tok, cfg.grpo.max_prompt_len)
     policy = load.load(cfg, source, SimpleNamespace(dtype="fp32"))
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})

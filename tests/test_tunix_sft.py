@@ -165,7 +165,7 @@ def test_hub_configs_give_tunix_own_presets(tmp_path):
 
 def long_example(tokenizer):
     """A real training sample made longer than the sliding window (256), so local layers matter."""
-    from tunix_nb.data import load_records
+    from tunix_nb.inputs import load_records
     from tunix_nb.prompts import encode_example
 
     r = load_records(ROOT / "training/data/dev-reasoning-v2.jsonl", "train")[0]
@@ -214,7 +214,8 @@ def test_loss_on_a_padded_batch_matches_pytorch(tiny_model_dir, tiny_tokenizer):
 
 
 def tt_samples(tokenizer, n):
-    from tunix_nb.data import encode_train, load_records
+    from tunix_nb.data import encode_train
+    from tunix_nb.inputs import load_records
 
     return encode_train(load_records(ROOT / "training/data/dev-reasoning-v2.jsonl", "train")[1:1 + n], tokenizer, 512)[0]
 

@@ -58,15 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--run-id", help="name of the run dir (default: <preset>-<UTC time>)")
     r.set_defaults(func=cmd_run)
 
+    e = sub.add_parser("eval", help="evaluate a model source or a finished run's final model on an eval set, "
+                                    "without training, into a run dir of its own; prints the run dir")
+    e.add_argument("--model", required=True, metavar="SOURCE|RUN_DIR",
+                   help="a model.source (folder, HF id, kaggle:..., packaged:gemma-3-270m, builtin:tiny-gemma3) "
+                        "or a complete run dir (its final model)")
+    e.add_argument("--eval", required=True, metavar="SOURCE", help="eval items: a file, folder or hf:OWNER/NAME")
+    e.add_argument("--config", help="preset for the model, eval and backend settings (default: the run's own "
+                                    "config for a run dir, else training/configs/smoke_tiny.yaml)")
+    e.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a setting, e.g. --set eval.limit=30 (repeatable)")
+    e.add_argument("--run-id", help="name of the run dir (default: eval-<model>-<UTC time>)")
+    e.set_defaults(func=cmd_eval)
+
     s = sub.add_parser("score", help="score raw model texts against an eval set")
     s.add_argument("predictions", help='JSONL rows {"id", "prediction"}')
     s.add_argument("--eval", required=True, help="eval JSONL")
     s.add_argument("--out", required=True, help="folder for eval_summary.json and predictions.jsonl")
     s.set_defaults(func=cmd_score)
 
-    v = sub.add_parser("validate-data", help="check a dataset; lists every bad row as FILE:LINE: field: problem")
-    v.add_argument("file")
-    v.add_argument("--kind", choices=("train", "eval"), required=True)
+    v = sub.add_parser("validate-data", help="check a dataset; lists every bad row as FILE:ROW: field: problem")
+    v.add_argument("file", help=".jsonl, .json, .csv, .parquet, a save_to_disk folder, a folder of data files, "
+                                "or hf:OWNER/NAME")
+    v.add_argument("--kind", choices=("train", "eval", "prompts"), required=True,
+                   help="train: SFT rows (with reasoning); prompts: GRPO prompts (reasoning optional); eval: eval items")
+    v.add_argument("--columns", default="", metavar="OURS=THEIRS,...",
+                   help="map the file's columns onto ours, e.g. question=Problem,answer=Final")
+    v.add_argument("--split", help="a save_to_disk DatasetDict's or an HF id's split")
     v.set_defaults(func=cmd_validate)
 
     c = sub.add_parser("show-config", help="print the resolved config (after --set overrides)")
@@ -118,22 +136,33 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from . import evaluation
+
+    cfg, trained = evaluation.config_for(args.model, args.eval, args.overrides, config=args.config, run_id=args.run_id)
+    run = evaluation.run(cfg, trained)
+    print(run.dir)
+    return 0
+
+
 def cmd_score(args) -> int:
-    from . import data, evidence, scoring
+    from . import evidence, inputs, scoring
+    from .sources import Source
     from dataclasses import asdict
 
     out = Path(args.out)
     for name in ("eval_summary.json", "predictions.jsonl"):
         if (out / name).exists():
             raise UserError(f"{out / name}: already exists; choose another --out (scores are never overwritten)")
-    records = data.load_records(args.eval, "eval")
+    ev = inputs.load(Source(args.eval, setting="--eval"), "eval")
+    records = ev.records
     predictions = read_predictions(Path(args.predictions))
     try:
         rows, summary = scoring.score_predictions(predictions, [asdict(r) for r in records])
     except ValueError as e:
         raise UserError(f"{args.predictions}: {e}") from None
     out.mkdir(parents=True, exist_ok=True)
-    evidence.write_scores(out, rows, summary, eval_file=Path(args.eval))
+    evidence.write_scores(out, rows, summary, eval_source=ev.info)
     print(scoring.format_scorecard(summary))
     print(out / "eval_summary.json")
     return 0
@@ -157,15 +186,31 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def cmd_validate(args) -> int:
-    from .data import validate_file
+    from . import inputs
+    from .sources import Source
 
-    records, problems = validate_file(args.file, args.kind)
+    columns = parse_columns(args.columns)
+    loaded = inputs.read(Source(args.file, split=args.split, columns=columns, setting="FILE"), args.kind)
+    records, problems = loaded.records, loaded.problems
     for line in problems:
         print(line, file=sys.stderr)
     if problems:
         return 2
     print(f"{args.file}: {len(records)} {args.kind} records, all valid")
     return 0
+
+
+def parse_columns(text: str) -> dict[str, str]:
+    """`--columns question=Problem,answer=Final` -> {ours: theirs}, checked as data.columns is."""
+    from .config import check_columns
+
+    pairs = [p for p in text.split(",") if p.strip()]
+    bad = [p for p in pairs if p.count("=") != 1 or not all(x.strip() for x in p.split("="))]
+    if bad:
+        raise UserError(f"--columns: {bad[0]!r} is not ours=theirs; e.g. --columns question=Problem,answer=Final")
+    columns = dict(tuple(x.strip() for x in p.split("=")) for p in pairs)
+    check_columns(columns, "--columns")
+    return columns
 
 
 def cmd_show_config(args) -> int:

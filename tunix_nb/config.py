@@ -22,6 +22,7 @@ import yaml
 
 from .errors import UserError
 from .rewards import REWARDS
+from .schema import ALL_FIELDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "training" / "configs" / "smoke_tiny.yaml"
@@ -66,21 +67,77 @@ class LoraConfig:
                  "is empty; list module names such as [q_proj, v_proj]")
 
 
+def check_columns(columns: dict[str, str], setting: str) -> None:
+    for ours in columns:
+        _require(ours in ALL_FIELDS, f"{setting}.{ours}",
+                 f"is not one of our fields ({', '.join(ALL_FIELDS)}); map ours to theirs, e.g. {{question: Problem}}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixSource:
+    """One training source of `data.mix`."""
+    # A path (.jsonl/.json/.csv/.parquet, a save_to_disk folder, a folder of data files) or hf:OWNER/NAME.
+    file: str
+    # Its share of the mixed rows (weights need not sum to 1; they are normalised).
+    weight: float = 1.0
+    # DatasetDict folder / HF id: the split (null: train, or the only one); HF id: subset and revision.
+    split: str | None = None
+    subset: str | None = None
+    revision: str | None = None
+    # ours: theirs, as data.columns.
+    columns: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Field names relative to the entry: the loader puts "data.mix[i]." in front.
+        _require(self.weight > 0, "weight", f"must be > 0 (got {self.weight})")
+        check_columns(self.columns, "columns")
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    # JSONL files (schemas in ARCHITECTURE.md; GSM8K-style rows are accepted too).
-    train_file: str = "training/data/dev-reasoning-v2.jsonl"
+    # Training rows: a path (.jsonl, .json, .csv, .parquet, a save_to_disk folder or a folder of
+    # such files, e.g. a Kaggle dataset under /kaggle/input/...) or hf:OWNER/NAME (read from the Hub
+    # only when a run names it). Schemas in ARCHITECTURE.md; GSM8K-style rows are recognised in
+    # every format. null with data.mix (the mix names every training source).
+    train_file: str | None = "training/data/dev-reasoning-v2.jsonl"
+    # Eval items, any of the same forms.
     eval_file: str = "training/data/eval_v2.jsonl"
+    # A save_to_disk DatasetDict or an HF id: the split of train_file (null: "train", or the only
+    # one) and of eval_file (null: "test", or the only one).
+    split: str | None = None
+    eval_split: str | None = None
+    # An HF id: its subset (config name, e.g. "main" for openai/gsm8k) and revision (commit or tag).
+    subset: str | None = None
+    revision: str | None = None
+    # Column names of the files mapped onto ours, ours: theirs, e.g. {question: Problem, answer: Final};
+    # for training question, reasoning, answer; for eval prompt, expected_answer; for both id, section,
+    # category, difficulty (missing ones default: section core, category/difficulty unknown; the
+    # manifest counts them). With a mapping, columns it does not name are left out.
+    columns: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Several training sources drawn by weight (seeded by training.seed), e.g.
+    # [{file: hf:openai/gsm8k, subset: main, weight: 0.7}, {file: training/data/dev-reasoning-v2.jsonl, weight: 0.3}].
+    mix: tuple[MixSource, ...] | None = None
+    # Training rows that repeat an eval item (same normalised text, or a shared 13-word run) are
+    # dropped and counted in the manifest (drop), or refuse the run naming both ids (error).
+    contamination: Literal["drop", "error"] = "drop"
     # Prompt + completion tokens; longer training samples are skipped (and counted), never cut,
     # because a truncated trace would teach the model to stop without an answer.
     max_seq_len: int = 512
-    # Use only the first N training records (None: all).
+    # Use only the first N training records (None: all); with data.mix, the number of mixed rows
+    # (None: as many as all the sources hold).
     train_limit: int | None = None
 
     def __post_init__(self) -> None:
         _require(self.max_seq_len >= 16, "data.max_seq_len", f"must be >= 16 (got {self.max_seq_len})")
         _require(self.train_limit is None or self.train_limit >= 1, "data.train_limit",
                  f"must be >= 1 or null (got {self.train_limit})")
+        check_columns(self.columns, "data.columns")
+        if self.mix is not None:
+            _require(len(self.mix) > 0, "data.mix", "is empty; list sources, or set it to null")
+            _require(self.train_file is None, "data.train_file",
+                     "must be null with data.mix (the mix names every training source); set data.train_file=null")
+        else:
+            _require(self.train_file is not None, "data.train_file", "is null; name a training source or set data.mix")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -550,8 +607,13 @@ def _check(value: Any, hint: Any, name: str) -> Any:
     if origin is dict:
         value_hint = args[1]  # keys are always names (str)
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            raise UserError(f"{name}: expected a mapping of names to numbers, got {value!r}")
+            what = "numbers" if value_hint is float else "names"
+            raise UserError(f"{name}: expected a mapping of names to {what}, got {value!r}")
         return {k: _check(v, value_hint, f"{name}.{k}") for k, v in value.items()}
+    if origin is tuple and dataclasses.is_dataclass(args[0]):
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{name}: expected a list of mappings, got {value!r}")
+        return tuple(_check_entry(v, args[0], f"{name}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise UserError(f"{name}: expected a list of strings, got {value!r}")
@@ -579,6 +641,14 @@ def _check(value: Any, hint: Any, name: str) -> Any:
             raise UserError(f"{name}: expected a string, got {value!r}")
         return value
     raise TypeError(f"unsupported config type {hint!r} for {name}")  # a bug in this module
+
+
+def _check_entry(value: Any, hint: Any, name: str) -> Any:
+    """One entry of a list of sections (data.mix); its own checks name fields relative to it."""
+    try:
+        return _check(value, hint, name)
+    except UserError as e:
+        raise UserError(str(e) if name in str(e) else f"{name}.{e}") from None
 
 
 def _plain(obj: Any) -> Any:

@@ -12,12 +12,14 @@ import json
 import math
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from .errors import UserError
 from .prompts import IGNORE_INDEX, Encoded, encode_example, encode_prompt, format_prompt
+from .schema import DEFAULTS, EVAL_FIELDS, TRAIN_FIELDS
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,9 @@ class TrainRecord:
     question: str
     reasoning: str
     answer: str
-    section: str = "core"
-    category: str = "unknown"
-    difficulty: str = "unknown"
+    section: str = DEFAULTS["section"]
+    category: str = DEFAULTS["category"]
+    difficulty: str = DEFAULTS["difficulty"]
 
 
 @dataclass(frozen=True)
@@ -41,111 +43,128 @@ class EvalRecord:
     difficulty: str
 
 
-_TRAIN_REQUIRED = ("id", "question", "reasoning", "answer")
-_TRAIN_OPTIONAL = ("section", "category", "difficulty")
-_EVAL_REQUIRED = ("id", "prompt", "expected_answer", "section", "category", "difficulty")
-_GSM8K_KEYS = {"question", "answer"}
-_CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's "<<48/2=24>>" calculator annotations
+_GSM8K_NOTE = re.compile(r"<<([^<>=]*)=([^<>]*)>>")  # GSM8K's "<<48/2=24>>" calculator notes
+_KINDS = {"train": TRAIN_FIELDS, "prompts": TRAIN_FIELDS, "eval": EVAL_FIELDS}
 
 
-def validate_file(path: str | Path, kind: str) -> tuple[list, list[str]]:
-    """(records, problems). Every problem reads `FILE:LINE: field: what is wrong`."""
-    path = Path(path)
-    if kind not in ("train", "eval"):
-        raise ValueError(f"kind must be 'train' or 'eval', not {kind!r}")
-    if not path.is_file():
-        return [], [f"{path}: file not found"]
-    raw = path.read_bytes()
-    records, problems, seen = [], [], {}
-    for lineno, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            row = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as e:
-            problems.append(f"{where}: -: not UTF-8 (byte {e.start + 1}); re-save the file as UTF-8")
-            continue
-        except json.JSONDecodeError as e:
-            problems.append(f"{where}: -: invalid JSON ({e.msg} at column {e.colno})")
-            continue
-        if not isinstance(row, dict):
-            problems.append(f"{where}: -: expected a JSON object, got {type(row).__name__}")
-            continue
-        rec, errs = (_train_row if kind == "train" else _eval_row)(row, f"{path.stem}-{lineno}")
+def records_from_rows(rows: Iterable[tuple[str, dict]], kind: str) -> tuple[list, list[str], Counter]:
+    """(records, problems, defaults used) from a source's rows (`sources.read_table`). `kind`: "train"
+    (SFT needs the reasoning), "prompts" (GRPO prompts: the reasoning may be missing) or "eval".
+    Every problem reads `FILE:ROW: field: what is wrong`; a row without an id is `<file stem>-<row>`."""
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
+    records, problems, seen, defaults = [], [], {}, Counter()
+    for where, row in rows:
+        file, _, number = where.rpartition(":")
+        rec, errs, used = _record(row, kind, f"{Path(file).stem}-{number}")
         problems += [f"{where}: {e}" for e in errs]
-        if rec is None or errs:
+        if rec is None:
             continue
         if rec.id in seen:
-            problems.append(f"{where}: id: duplicate id {rec.id!r} (first on line {seen[rec.id]})")
+            problems.append(f"{where}: id: duplicate id {rec.id!r} (first at {seen[rec.id]})")
             continue
-        seen[rec.id] = lineno
+        seen[rec.id] = where
+        defaults.update(used)
         records.append(rec)
-    if not records and not problems:
-        problems.append(f"{path}: -: no records (the file is empty)")
-    return records, problems
+    return records, problems, defaults
 
 
-def load_records(path: str | Path, kind: str) -> list:
-    """Validated records, or a UserError naming the first bad line (and how many more)."""
-    records, problems = validate_file(path, kind)
-    if problems:
-        more = f" (and {len(problems) - 1} more; list them with `tunix-nb validate-data {path} --kind {kind}`)"
-        raise UserError(problems[0] + (more if len(problems) > 1 else ""))
-    return records
-
-
-def _train_row(row: dict, default_id: str) -> tuple[TrainRecord | None, list[str]]:
-    if _is_gsm8k(row):
-        reasoning, answer, errs = _split_gsm8k(row["answer"])
+def _record(row: dict, kind: str, default_id: str) -> tuple[TrainRecord | EvalRecord | None, list[str], list[str]]:
+    fields = _KINDS[kind]
+    if _is_gsm8k(row, kind):
+        reasoning, answer, errs = split_gsm8k(row["answer"])
         if errs:
-            return None, errs
-        return TrainRecord(id=str(row.get("id", default_id)), question=row["question"],
-                           reasoning=reasoning, answer=answer, category="gsm8k"), []
-    errs = _check_fields(row, _TRAIN_REQUIRED, _TRAIN_OPTIONAL)
+            return None, errs, []
+        ours = ({"prompt": row["question"], "expected_answer": answer} if kind == "eval"
+                else {"question": row["question"], "reasoning": reasoning, "answer": answer})
+        row = {"category": "gsm8k", **{k: v for k, v in row.items() if k not in ("question", "answer")}, **ours}
+    errs = []
+    for key, value in row.items():
+        if key not in fields:
+            errs.append(f"{key}: unexpected field; valid fields: {', '.join(fields)} "
+                        "(map other names onto these with data.columns)")
+        elif not isinstance(value, str):
+            errs.append(f"{key}: expected a string, got {json.dumps(value, default=str)}; quote it")
+        elif not value.strip():
+            errs.append(f"{key}: is empty")
+    required = {"train": ("question", "reasoning", "answer"), "prompts": ("question", "answer"),
+                "eval": ("prompt", "expected_answer")}[kind]
+    for key in required:
+        if key not in row:
+            hint = ("; SFT learns from it: add it, or use these rows only as GRPO prompts (grpo.prompt_file, "
+                    "or training.max_steps: 0)") if key == "reasoning" else ""
+            errs.append(f"{key}: missing (required: {', '.join(required)}){hint}")
     if errs:
-        return None, errs
-    return TrainRecord(**{k: row[k].strip() for k in row}), []
+        return None, errs, []
+    used = [k for k in DEFAULTS if k not in row]
+    values = {**DEFAULTS, "id": default_id, **{k: v.strip() for k, v in row.items()}}
+    if kind == "eval":
+        return EvalRecord(**{k: values[k] for k in EVAL_FIELDS}), [], used
+    return TrainRecord(**{k: values.get(k, "") for k in TRAIN_FIELDS}), [], used
 
 
-def _eval_row(row: dict, default_id: str) -> tuple[EvalRecord | None, list[str]]:
-    if _is_gsm8k(row):
-        _, answer, errs = _split_gsm8k(row["answer"])
-        if errs:
-            return None, errs
-        return EvalRecord(id=str(row.get("id", default_id)), prompt=row["question"], expected_answer=answer,
-                          section="core", category="gsm8k", difficulty="unknown"), []
-    errs = _check_fields(row, _EVAL_REQUIRED, ())
-    if errs:
-        return None, errs
-    return EvalRecord(**{k: row[k].strip() for k in row}), []
+def _is_gsm8k(row: dict, kind: str) -> bool:
+    """GSM8K's shape in any format: a question and an answer ending in `#### N`, and no field of
+    ours that the conversion would fill."""
+    taken = ("prompt", "expected_answer") if kind == "eval" else ("reasoning",)
+    return (isinstance(row.get("question"), str) and isinstance(row.get("answer"), str) and "####" in row["answer"]
+            and not any(k in row for k in taken))
 
 
-def _is_gsm8k(row: dict) -> bool:
-    return set(row) - {"id"} == _GSM8K_KEYS and isinstance(row.get("answer"), str) and "####" in row["answer"]
-
-
-def _split_gsm8k(text: str) -> tuple[str, str, list[str]]:
+def split_gsm8k(text: str) -> tuple[str, str, list[str]]:
+    """(reasoning, answer, problems) of a GSM8K answer: the steps before `#### N`, calculator notes
+    made plain steps (`gsm8k_steps`), and N without thousands commas."""
     body, _, final = text.rpartition("####")
     answer = final.strip().replace(",", "")
     if not answer:
         return "", "", ["answer: nothing after '####'; GSM8K answers end in '#### <number>'"]
-    return _CALCULATOR.sub("", body).strip(), answer, []
+    return gsm8k_steps(body.strip()), answer, []
 
 
-def _check_fields(row: dict, required: Sequence[str], optional: Sequence[str]) -> list[str]:
-    errs = []
-    for key in required:
-        if key not in row:
-            errs.append(f"{key}: missing (required: {', '.join(required)})")
-    for key, value in row.items():
-        if key not in required and key not in optional:
-            errs.append(f"{key}: unexpected field; valid fields: {', '.join((*required, *optional))}")
-        elif not isinstance(value, str):
-            errs.append(f"{key}: expected a string, got {json.dumps(value)}; quote it")
-        elif not value.strip():
-            errs.append(f"{key}: is empty")
-    return errs
+def gsm8k_steps(text: str) -> str:
+    """GSM8K's calculator notes as plain steps: "sold 48/2 = <<48/2=24>>24 clips" -> "sold 48 / 2 = 24
+    clips". Where the text writes the note's expression before "=", that expression is spaced out;
+    where it does not ("has <<5+3=8>>8 apples"), the note's expression is put in ("has 5 + 3 = 8
+    apples"); a result the text leaves out is written. Every note becomes one `EXPR = RESULT` claim."""
+    out, pos = [], 0
+    for m in _GSM8K_NOTE.finditer(text):
+        expr, result = m.group(1).strip(), m.group(2).strip()
+        spaced = _spaced(expr)
+        before, written = _respell_written(text[pos:m.start()], expr, spaced)
+        shown = text[m.end():].startswith(result)
+        out += [before, ("" if written else f"{spaced} = ") + ("" if shown else result)]
+        pos = m.end()
+    out.append(text[pos:])
+    return re.sub(r"[ \t]{2,}", " ", "".join(out))
+
+
+_EXPR_CHARS = set("0123456789.,$() +-*/x×÷")
+
+
+def _respell_written(before: str, expr: str, spaced: str) -> tuple[str, bool]:
+    """`before` with the expression it writes just before a trailing "= " (or "= $") spaced out, and
+    whether it writes one at all."""
+    eq = re.search(r"=\s*(\$?)\s*$", before)
+    if not eq:
+        return before, False
+    head = before[:eq.start()]
+    k = len(head)
+    while k and head[k - 1] in _EXPR_CHARS:
+        k -= 1
+    for i in range(k, len(head)):
+        if head[i] != " " and _norm_expr(head[i:]) == _norm_expr(expr):
+            return f"{head[:i]}{spaced} = {eq.group(1)}", True
+    return before, False
+
+
+def _spaced(expr: str) -> str:
+    """`48/2` -> `48 / 2`, `0.2*50` -> `0.2 × 50` (a leading minus stays on its number)."""
+    expr = re.sub(r"(?<=[\d)%])\s*([-+*/x×÷])\s*(?=[\d(.$-])", r" \1 ", expr.replace(" ", ""))
+    return expr.replace(" * ", " × ").replace(" x ", " × ")
+
+
+def _norm_expr(s: str) -> str:
+    return re.sub(r"[\s$,]", "", s).replace("x", "*").replace("×", "*").replace("÷", "/")
 
 
 def spread_subset(records: Sequence, limit: int | None) -> list:

@@ -104,7 +104,7 @@ class Run:
         return self.manifest["run_id"]
 
     @classmethod
-    def open(cls, cfg: Config, *, plan: dict, model_source: dict, datasets: dict[str, Path]) -> "Run":
+    def open(cls, cfg: Config, *, plan: dict, model_source: dict, datasets: dict[str, dict]) -> "Run":
         """A new run dir, or, when an explicit run id names an unfinished one (left `running` by a
         killed process, or `failed`), that run to resume."""
         run_dir = output_root(cfg.output.root) / (cfg.output.run_id or default_run_id(cfg))
@@ -132,7 +132,7 @@ class Run:
         return run
 
     @classmethod
-    def create(cls, cfg: Config, *, plan: dict, model_source: dict, datasets: dict[str, Path]) -> "Run":
+    def create(cls, cfg: Config, *, plan: dict, model_source: dict, datasets: dict[str, dict]) -> "Run":
         run_id = cfg.output.run_id or default_run_id(cfg)
         root = output_root(cfg.output.root)
         run_dir = root / run_id
@@ -158,7 +158,7 @@ class Run:
             "git": git_info(),
             "config": json.loads(json.dumps(cfg.to_dict())),
             "config_hash": cfg.hash(),
-            "datasets": {name: {"path": str(p), "sha256": sha256_file(p)} for name, p in datasets.items()},
+            "datasets": datasets,
             "model_source": model_source,
             "packages": package_versions(),
             "device_plan": plan,
@@ -406,7 +406,7 @@ def ordered_stages(stages: dict[str, Any]) -> dict[str, Any]:
     return {n: stages[n] for n in names}
 
 
-def write_scores(out_dir: Path, rows: list[dict], summary: dict, *, eval_file: Path,
+def write_scores(out_dir: Path, rows: list[dict], summary: dict, *, eval_source: dict,
                  stages: dict[str, tuple[list[dict], dict]] | None = None) -> None:
     """`predictions.jsonl` (the final model's scored rows, one per eval item) and `eval_summary.json`
     (its scorecard at the top level). With `stages` ({name: (rows, summary)} of every stage that
@@ -421,8 +421,8 @@ def write_scores(out_dir: Path, rows: list[dict], summary: dict, *, eval_file: P
         write_jsonl_atomic(out_dir / f"predictions_{name}.jsonl", stage_rows)
     extra = {"stages": {name: stage_summary for name, (_, stage_summary) in stages.items()}} if stages else {}
     write_json_atomic(out_dir / "eval_summary.json", {
-        "eval_file": str(eval_file),
-        "eval_sha256": sha256_file(eval_file),
+        "eval_file": eval_source["path"],
+        "eval_sha256": eval_source["sha256"],
         "scored_at": now(),
         **summary,
         **extra,

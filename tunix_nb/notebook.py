@@ -55,6 +55,20 @@ def evaluate(session: pipeline.Session):
     return _image(session.run.dir / "scorecard.png")
 
 
+def evaluate_model(model: str | None, eval_file: str, config: str, overrides: list[str] | None = None):
+    """Score another model without training it (`tunix-nb eval`): a finished run dir with its own
+    settings, or a model source with this notebook's preset; shows its scorecard. Off when model is None."""
+    if model is None:
+        return "no other model evaluated (EVAL_MODEL = None)"
+    from . import evaluation
+
+    preset = None if evaluation.finished_run(model) else config
+    cfg, trained = evaluation.config_for(model, eval_file, [] if preset is None else list(overrides or []),
+                                         config=preset)
+    run = evaluation.run(cfg, trained)
+    return _image(run.dir / "scorecard.png")
+
+
 def finish(session: pipeline.Session) -> Path:
     run = pipeline.finish(session)
     print(f"run complete: {run.dir}")

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
-from . import auth, backends, data, device, evidence, models, report, scoring
+from . import auth, backends, data, device, evidence, inputs, models, report, scoring
 from .backends.common import Budget, Policy, TrainResult
-from .config import Config, resolve_path
+from .config import Config
 from .errors import UserError
 
 STAGES = ("base", "sft", "grpo")
@@ -36,7 +36,7 @@ class Session:
     skipped: int
     eval_records: list
     prompts: list  # GRPO prompts (empty without a GRPO stage)
-    datasets: dict[str, Path]
+    datasets: dict[str, dict]  # the manifest's entries (inputs.load_run_data)
     run: evidence.Run | None = None
     policy: Policy | None = None
     budget: Budget | None = None
@@ -55,9 +55,41 @@ def run(cfg: Config) -> evidence.Run:
 
 
 def prepare(cfg: Config) -> Session:
-    if cfg.output.run_id is None:  # fixed now, so config.yaml and the manifest name the run (and can resume it)
-        cfg = replace(cfg, output=replace(cfg.output, run_id=evidence.default_run_id(cfg)))
-    evidence.Run.check_reopen(cfg)  # a complete run, or another config's, is refused before any work
+    cfg = with_run_id(cfg)
+    backend, source, plan = resolve_model(cfg)
+    loaded = inputs.load_run_data(cfg)
+    eval_records = data.spread_subset(loaded.eval, cfg.eval.limit)
+    tokenizer = models.load_tokenizer(source.path)
+    examples, skipped = data.encode_train(loaded.train, tokenizer, cfg.data.max_seq_len)
+    train_path = loaded.datasets["train"]["path"]
+    if not examples and sft_on(cfg):
+        raise UserError(f"data.max_seq_len: all {skipped} training samples of {train_path} are longer than "
+                        f"{cfg.data.max_seq_len} tokens; raise data.max_seq_len")
+    prompts = []
+    if cfg.grpo is not None:
+        prompts, too_long = data.grpo_prompts(loaded.prompts, tokenizer, cfg.grpo.max_prompt_len)
+        if not prompts:
+            where = loaded.datasets.get("grpo_prompts", loaded.datasets["train"])["path"]
+            raise UserError(f"grpo.max_prompt_len: all {too_long} prompts of {where} are longer "
+                            f"than {cfg.grpo.max_prompt_len} tokens; raise grpo.max_prompt_len")
+    if cfg.training.lora is not None:
+        models.check_lora_targets(source.path, cfg.training.lora.target_modules)
+    backend.check(cfg, source.path)  # what this backend cannot load or do is refused before the run dir exists
+    return Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=examples,
+                   skipped=skipped, eval_records=eval_records, prompts=prompts, datasets=loaded.datasets)
+
+
+def with_run_id(cfg: Config) -> Config:
+    """The run id fixed now, so config.yaml and the manifest name the run (and can resume it)."""
+    if cfg.output.run_id is not None:
+        return cfg
+    return replace(cfg, output=replace(cfg.output, run_id=evidence.default_run_id(cfg)))
+
+
+def resolve_model(cfg: Config) -> tuple[ModuleType, models.ModelSource, device.DevicePlan]:
+    """The backend, the model source (fetched or converted once, auth where it needs it) and the
+    device plan; a complete run dir, or another config's, is refused before any model work."""
+    evidence.Run.check_reopen(cfg)
     backend = backends.get(cfg.training.backend)
     hardware = device.detect(cfg.training.device)
     label = cfg.model.hf_secret_label
@@ -66,27 +98,7 @@ def prepare(cfg: Config) -> Session:
     source = models.resolve_source(cfg.model.source, cfg.model.revision, token.value if token else None, label)
     plan = device.make_plan(cfg, hardware, models.model_shape(source.path), on_kaggle=auth.on_kaggle())
     print(plan.describe())
-    datasets = {"train": resolve_path(cfg.data.train_file), "eval": resolve_path(cfg.data.eval_file)}
-    train_records = data.load_records(datasets["train"], "train")[: cfg.data.train_limit]
-    eval_records = data.spread_subset(data.load_records(datasets["eval"], "eval"), cfg.eval.limit)
-    tokenizer = models.load_tokenizer(source.path)
-    examples, skipped = data.encode_train(train_records, tokenizer, cfg.data.max_seq_len)
-    if not examples and sft_on(cfg):
-        raise UserError(f"data.max_seq_len: all {skipped} training samples of {datasets['train']} are longer than "
-                        f"{cfg.data.max_seq_len} tokens; raise data.max_seq_len")
-    prompts = []
-    if cfg.grpo is not None:
-        datasets["grpo_prompts"] = resolve_path(cfg.grpo.prompt_file or cfg.data.train_file)
-        records = data.load_records(datasets["grpo_prompts"], "train")[: cfg.grpo.prompt_limit]
-        prompts, too_long = data.grpo_prompts(records, tokenizer, cfg.grpo.max_prompt_len)
-        if not prompts:
-            raise UserError(f"grpo.max_prompt_len: all {too_long} prompts of {datasets['grpo_prompts']} are longer "
-                            f"than {cfg.grpo.max_prompt_len} tokens; raise grpo.max_prompt_len")
-    if cfg.training.lora is not None:
-        models.check_lora_targets(source.path, cfg.training.lora.target_modules)
-    backend.check(cfg, source.path)  # what this backend cannot load or do is refused before the run dir exists
-    return Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=examples,
-                   skipped=skipped, eval_records=eval_records, prompts=prompts, datasets=datasets)
+    return backend, source, plan
 
 
 def start(s: Session) -> Path:
@@ -119,7 +131,7 @@ def base(s: Session) -> dict | None:
     if not s.cfg.eval.compare_base:
         return None
     with s.run.failing():
-        s.stages["base"] = _score(s, "eval (base)")
+        s.stages["base"] = score_stage(s, "eval (base)")
         return s.stages["base"][1]
 
 
@@ -148,9 +160,9 @@ def evaluate(s: Session) -> str:
     returns the scorecard table, a column per stage."""
     with s.run.failing():
         if not s.stages:  # nothing was trained or scored yet: score the model as it is
-            s.stages["base"] = _score(s, "eval")
+            s.stages["base"] = score_stage(s, "eval")
         rows, summary = s.stages[list(s.stages)[-1]]
-        evidence.write_scores(s.run.dir, rows, summary, eval_file=s.datasets["eval"], stages=s.stages)
+        evidence.write_scores(s.run.dir, rows, summary, eval_source=s.datasets["eval"], stages=s.stages)
         report.plot_scorecard({**summary, "stages": {k: v[1] for k, v in s.stages.items()}}, s.run.dir / "scorecard.png")
         s.run.update(eval=summary["overall"], eval_stages={k: v[1]["overall"] for k, v in s.stages.items()})
         table = scoring.format_scorecard(summary, stages={k: v[1] for k, v in s.stages.items()})
@@ -198,9 +210,9 @@ def _stage(s: Session, stage: str, result: TrainResult) -> None:
     s.policy.model = result.model
     summaries = {k: v.summary() for k, v in s.results.items()}
     s.run.update(metrics={**result.summary(), "skipped_samples": s.skipped, "stages": summaries})
-    s.stages[stage] = _score(s, f"eval ({stage})")
+    s.stages[stage] = score_stage(s, f"eval ({stage})")
 
 
-def _score(s: Session, desc: str) -> tuple[list, dict]:
+def score_stage(s: Session, desc: str) -> tuple[list, dict]:
     predictions = s.backend.predict(s.policy, s.tokenizer, s.eval_records, cfg=s.cfg, plan=s.plan, desc=desc)
     return scoring.score_predictions(predictions, [asdict(r) for r in s.eval_records])

@@ -24,6 +24,7 @@ from typing import Sequence
 
 from ...config import Config, TrainingConfig
 from ...data import collate, collate_packed, plan_steps
+from ...errors import UserError
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...prompts import IGNORE_INDEX, Encoded
 from ..common import Budget, Policy, TrainResult, lr_lambda
@@ -266,6 +267,17 @@ def latest_checkpoint(root: Path, log=None) -> Path | None:
 
 def load_checkpoint(path: Path, model, optimizer, scheduler, *, lora: bool) -> dict:
     import torch
+
+    load_weights(path, model, lora=lora)
+    saved = torch.load(path / TRAINER_STATE, weights_only=False)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    set_rng_state(saved["rng"])
+    return saved["state"]
+
+
+def load_weights(path: Path, model, *, lora: bool) -> None:
+    """A checkpoint's weights into `model`: the LoRA adapters, or every weight of a full fine-tune."""
     from safetensors.torch import load_file
 
     if lora:
@@ -280,11 +292,17 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, *, lora: bool) -> d
         tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
         if unexpected or set(missing) - tied:
             raise RuntimeError(f"{path}: checkpoint does not match the model (missing {missing}, unexpected {unexpected})")
-    saved = torch.load(path / TRAINER_STATE, weights_only=False)
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    set_rng_state(saved["rng"])
-    return saved["state"]
+
+
+def restore(policy: Policy, root: Path, cfg: Config, log=None) -> int:
+    """A finished run's final model into a freshly loaded policy (the backend contract's `restore`):
+    the newest whole checkpoint under `root` (its last stage's); returns its step."""
+    path = latest_checkpoint(root, log)
+    if path is None:
+        raise UserError(f"{root}: no checkpoint to evaluate; was the run trained with training.backend: torch?")
+    load_weights(path, policy.model, lora=cfg.training.lora is not None)
+    policy.model.eval()
+    return int(path.name.split("-")[1])
 
 
 def rng_state() -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ...config import Config, TrainingConfig
 from ...data import plan_steps
+from ...errors import UserError
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...prompts import IGNORE_INDEX, Encoded
 from ..common import Budget, Policy, TrainResult, lr_lambda, record_budget, stage_elapsed
@@ -166,6 +167,22 @@ def latest_step(root: Path, log=None, at_most: int | None = None) -> int:
         shutil.rmtree(actor / str(step))
         steps.remove(step)
     return steps[-1] if steps else 0
+
+
+def restore(policy: Policy, root: Path, cfg: Config, log=None) -> int:
+    """A finished run's final model into a freshly built policy (the backend contract's `restore`),
+    as the judges do it: the largest `root`/actor/<step>/model_params (LoRA params, or every param
+    without LoRA, as PeftTrainer saves them) restored onto the policy's own state; returns the step."""
+    import orbax.checkpoint as ocp
+    from flax import nnx
+
+    step = latest_step(root, log)
+    if not step:
+        raise UserError(f"{root / ACTOR}: no checkpoint to evaluate; was the run trained with training.backend: tunix?")
+    abstract = nnx.state(policy.model, nnx.LoRAParam) if cfg.training.lora is not None else nnx.state(policy.model)
+    nnx.update(policy.model, ocp.StandardCheckpointer().restore(str(root / ACTOR / str(step) / "model_params"),
+                                                                 target=abstract))
+    return step
 
 
 def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], run: Run, *, plan, root: Path,
