@@ -133,3 +133,9 @@ def test_cli_validate_data_maps_columns_and_lists_bad_rows(tmp_path):
     csv.write_text(csv.read_text().replace(THEIRS[1]["Work"], "", 1))  # row 3 (after the header) loses its work
     res = run_cli("validate-data", str(csv), "--kind", "train", "--columns", "question=Problem,reasoning=Work,answer=Final")
     assert res.returncode == 2 and res.stderr.splitlines()[0].startswith(f"{csv}:3: reasoning: missing")
+
+
+def test_gsm8k_shaped_eval_rows_under_other_names_map_and_convert(tmp_path):
+    p = jsonl(tmp_path / "g.jsonl", [{"Q": "Ann has 3 pens and buys 4. How many?", "A": "3+4 = <<3+4=7>>7\n#### 7"}])
+    (e,) = inputs.load(inputs.Source(str(p), columns={"question": "Q", "answer": "A"}), "eval").records
+    assert (e.prompt, e.expected_answer, e.category) == ("Ann has 3 pens and buys 4. How many?", "7", "gsm8k")

@@ -56,7 +56,7 @@ def prepare(cfg: Config) -> pipeline.Session:
     cfg = pipeline.with_run_id(cfg)
     backend, source, plan = pipeline.resolve_model(cfg)
     d = cfg.data
-    ev = inputs.load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.columns, "--eval"), "eval")
+    ev = inputs.load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.columns, "data.eval_file"), "eval")
     tokenizer = models.load_tokenizer(source.path)
     backend.check(cfg, source.path)
     return pipeline.Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=[],

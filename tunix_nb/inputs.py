@@ -26,7 +26,9 @@ class Loaded:
 
 def read(src: Source, kind: str) -> Loaded:
     """A source's records (`kind`: train / prompts / eval), and every bad row as a problem line."""
-    table = read_table(src, "eval" if kind == "eval" else "train", EVAL_FIELDS if kind == "eval" else TRAIN_FIELDS)
+    # An eval source may be GSM8K-shaped (question, answer with "#### N"): those columns map too.
+    wanted = (*EVAL_FIELDS, "question", "answer") if kind == "eval" else TRAIN_FIELDS
+    table = read_table(src, "eval" if kind == "eval" else "train", wanted)
     records, problems, defaults = data.records_from_rows(table.rows, kind)
     problems = table.problems + problems
     if not records and not problems:
