@@ -26,9 +26,10 @@ run-real: $(STAMP)
 	$(VENV)/bin/tunix-nb run --config training/configs/cpu_gemma3_270m.yaml
 
 # One worker per core, each test file whole on one worker (its fixtures train once), the slowest files
-# first in the order tests/conftest.py gives (xdist would otherwise order them by their number of tests).
+# first in the order tests/conftest.py gives (xdist would otherwise order them by their number of tests);
+# the 25 slowest tests are listed at the end, to see where the time goes.
 test: $(STAMP)
-	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder
+	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder --durations=25
 
 clean-venv:
 	rm -rf $(VENV)

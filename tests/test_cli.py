@@ -11,16 +11,17 @@ EVAL = [
     {"id": "d", "prompt": "p", "expected_answer": "12", "section": "edge_case", "category": "arithmetic", "difficulty": "hard"},
 ]
 PRED = [
-    {"id": "a", "prediction": "<reasoning>10*100</reasoning><answer>1000</answer>"},          # right, ok
+    {"id": "a", "prediction": "<reasoning>10*100 = 1,000</reasoning><answer>1000</answer>"},  # right, ok, trace true
     {"id": "b", "prediction": "<reasoning>3 of 4</reasoning><answer>3/4</answer> done"},       # right, bad format
-    {"id": "c", "prediction": "<reasoning>+1 day</reasoning>\n<answer>Wednesday</answer>"},    # wrong, ok
+    {"id": "c", "prediction": "<reasoning>+1 day, 1 + 1 = 3</reasoning>\n<answer>Wednesday</answer>"},  # wrong, ok, trace false
     {"id": "d", "prediction": "<answer>$12.00</answer><reasoning>x</reasoning>"},              # right, bad format
 ]
 
 
-def group(n, correct, ok):
+def group(n, correct, ok, checked, trace_ok):
     return {"n": n, "correct": correct, "format_ok": ok, "accuracy": round(correct / n, 4),
-            "format_compliance": round(ok / n, 4)}
+            "format_compliance": round(ok / n, 4), "trace_checked": checked, "trace_ok": trace_ok,
+            "trace_ok_rate": round(trace_ok / checked, 4) if checked else None}
 
 
 def write(path, rows):
@@ -33,11 +34,14 @@ def test_score_cli_writes_the_hand_computed_scorecard(tmp_path):
     res = run_cli("score", str(pr), "--eval", str(ev), "--out", str(tmp_path / "out"))
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "out" / "eval_summary.json").read_text())
-    assert summary["overall"] == group(4, 3, 2)
-    assert summary["per_section"] == {"core": group(2, 2, 1), "edge_case": group(2, 1, 1)}
-    assert summary["per_category"] == {"arithmetic": group(2, 2, 1), "dates": group(1, 0, 1),
-                                       "probability": group(1, 1, 0)}
-    assert summary["per_difficulty"] == {"easy": group(2, 1, 2), "hard": group(2, 2, 0)}
+    assert summary["overall"] == group(4, 3, 2, 2, 1)
+    assert summary["per_section"] == {"core": group(2, 2, 1, 1, 1), "edge_case": group(2, 1, 1, 1, 0)}
+    assert summary["per_category"] == {"arithmetic": group(2, 2, 1, 1, 1), "dates": group(1, 0, 1, 1, 0),
+                                       "probability": group(1, 1, 0, 0, 0)}
+    assert summary["per_difficulty"] == {"easy": group(2, 1, 2, 2, 1), "hard": group(2, 2, 0, 0, 0)}
+    rows = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    assert [(r["trace_ok"], r["trace_steps"], r["trace_errors"]) for r in rows] == [
+        (True, 1, []), (None, 0, []), (False, 1, ["1 + 1 = 3"]), (None, 0, [])]
     rows = [json.loads(l) for l in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
     assert [(r["id"], r["extracted_answer"], r["correct"], r["format_ok"]) for r in rows] == [
         ("a", "1000", True, True), ("b", "3/4", True, False), ("c", "Wednesday", False, True),

@@ -252,14 +252,15 @@ def test_compare_with_stages_on_literal_run_dirs(tmp_path):
     lines = text.splitlines()
     start = lines.index("per stage, overall (B − A):")
     assert lines[start + 1].split() == ["stage", "n", "A/B", "acc", "A", "acc", "B", "Δ", "acc", "(pts)", "fmt", "A",
-                                        "fmt", "B", "Δ", "fmt", "(pts)"]
-    assert lines[start + 3].split() == ["base", "4/4", "25.0%", "25.0%", "+0.0", "0.0%", "0.0%", "+0.0"]
-    assert lines[start + 4].split() == ["sft", "4/4", "50.0%", "75.0%", "+25.0", "75.0%", "100.0%", "+25.0"]
+                                        "fmt", "B", "Δ", "fmt", "(pts)", "trace", "A", "trace", "B", "Δ", "trace", "(pts)"]
+    # literal scorecards without trace figures (scored before the trace check): "–"
+    assert lines[start + 3].split() == ["base", "4/4", "25.0%", "25.0%", "+0.0", "0.0%", "0.0%", "+0.0", "–", "–", "–"]
+    assert lines[start + 4].split() == ["sft", "4/4", "50.0%", "75.0%", "+25.0", "75.0%", "100.0%", "+25.0", "–", "–", "–"]
     assert lines[start + 5] == "  only in B: grpo"
     html = compare.comparison_html(c)
     assert "<h2>Per stage, overall (B − A)</h2>" in html
     assert ("<tr><td>sft</td><td>4/4</td><td>50.0%</td><td>75.0%</td><td>+25.0</td><td>75.0%</td><td>100.0%</td>"
-            "<td>+25.0</td></tr>") in html
+            "<td>+25.0</td><td>–</td><td>–</td><td>–</td></tr>") in html
     assert "<p>only in B: grpo</p>" in html
     assert json.loads(json.dumps(c)) == c  # compare.json holds it as is
 

@@ -105,8 +105,9 @@ def write_jsonl(path: Path, rows: list) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def card(acc: float, fmt: float) -> dict:
-    g = {"n": 4, "correct": round(4 * acc), "format_ok": round(4 * fmt), "accuracy": acc, "format_compliance": fmt}
+def card(acc: float, fmt: float, trace: float | None = None) -> dict:
+    g = {"n": 4, "correct": round(4 * acc), "format_ok": round(4 * fmt), "accuracy": acc, "format_compliance": fmt,
+         "trace_ok_rate": trace}
     return {"n": 4, "overall": g, "per_section": {"arith": g}, "per_category": {"add": g},
             "per_difficulty": {"easy": g}, "missing_ids": []}
 
@@ -136,7 +137,7 @@ def staged_dir(tmp_path) -> Path:
     d.mkdir()
     (d / "run_manifest.json").write_text(json.dumps(MANIFEST))
     write_jsonl(d / "metrics.jsonl", SFT_METRICS + GRPO_METRICS)
-    stages = {"base": card(0.25, 0.0), "sft": card(0.5, 0.75), "grpo": card(0.75, 1.0)}
+    stages = {"base": card(0.25, 0.0), "sft": card(0.5, 0.75, 0.5), "grpo": card(0.75, 1.0, 0.75)}
     (d / "eval_summary.json").write_text(json.dumps({"eval_file": "eval.jsonl", **stages["grpo"], "stages": stages}))
     for name, n in (("base", 1), ("sft", 2), ("grpo", 3)):
         write_jsonl(d / f"predictions_{name}.jsonl", stage_rows(name, n))
@@ -153,11 +154,13 @@ def _png_payload(text: str, alt: str) -> bytes:
 def test_report_of_a_three_stage_run_dir(staged_dir):
     text = report.write_report(staged_dir).read_text(encoding="utf-8")
     header = ["group", "n", "accuracy base", "accuracy sft", "accuracy grpo", "Δ accuracy (grpo − base)",
-              "format base", "format sft", "format grpo", "Δ format (grpo − base)"]
+              "format base", "format sft", "format grpo", "Δ format (grpo − base)",
+              "trace ok base", "trace ok sft", "trace ok grpo", "Δ trace ok (grpo − base)"]
     assert "<thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead>" in text
     assert ('<tr class=""><td>overall</td>' not in text)  # a plain row has no class
     assert ("<tr><td>overall</td><td class=\"num\">4</td><td>25.0%</td><td>50.0%</td><td>75.0%</td>"
-            "<td>+50.0 pts</td><td>0.0%</td><td>75.0%</td><td>100.0%</td><td>+100.0 pts</td></tr>") in text
+            "<td>+50.0 pts</td><td>0.0%</td><td>75.0%</td><td>100.0%</td><td>+100.0 pts</td>"
+            "<td>–</td><td>50.0%</td><td>75.0%</td><td>–</td></tr>") in text  # base had no checkable step
     assert "base → sft → grpo" in text and "final model (grpo)" in text
     # the SFT loss curve and the GRPO curves, inline and saved beside the evidence
     for name, alt in (("loss_curve.png", "training loss and learning rate"),
@@ -250,14 +253,17 @@ def test_plot_loss_uses_sft_rows_only_and_says_when_there_are_none(tmp_path, fig
 
 
 def test_plot_scorecard_has_a_bar_per_stage(tmp_path, figures):
-    stages = {"base": card(0.25, 0.0), "sft": card(0.5, 0.75), "grpo": card(0.75, 1.0)}
+    stages = {"base": card(0.25, 0.0), "sft": card(0.5, 0.75, 0.5), "grpo": card(0.75, 1.0, 0.75)}
     report.plot_scorecard({**stages["grpo"], "stages": stages}, tmp_path / "s.png")
-    acc, fmt = figures[-1].axes
+    acc, fmt, trace = figures[-1].axes
     groups = ["overall (n=4)", "section:arith (n=4)", "add (n=4)"]
     assert [t.get_text() for t in acc.get_yticklabels()] == groups
     widths = [round(b.get_width(), 6) for b in acc.patches]
     assert widths == [25.0] * 3 + [50.0] * 3 + [75.0] * 3  # base, sft, grpo bars for each group
     assert [round(b.get_width(), 6) for b in fmt.patches] == [0.0] * 3 + [75.0] * 3 + [100.0] * 3
+    assert [round(b.get_width(), 6) for b in trace.patches] == [0.0] * 3 + [50.0] * 3 + [75.0] * 3
+    labels = [t.get_text() for t in trace.texts]
+    assert labels == ["–"] * 3 + ["50%"] * 3 + ["75%"] * 3  # base had no checkable step: "–", not 0%
     assert [t.get_text() for t in figures[-1].legends[0].get_texts()] == ["base", "sft", "grpo"]
     report.plot_difficulty({**stages["grpo"], "stages": stages}, tmp_path / "d.png")
     assert len(figures[-1].axes[0].patches) == 3 * 2  # overall and easy, three stages each

@@ -213,7 +213,7 @@ def test_overlong_custom_count_and_validation():
 
 
 def test_rewards_registry_order():
-    assert list(REWARDS) == ["format_exact", "format_partial", "answer_correct", "numeric_close", "overlong"]
+    assert list(REWARDS) == ["format_exact", "format_partial", "answer_correct", "numeric_close", "overlong", "trace"]
 
 
 def test_make_reward_fns_weights_and_names():
@@ -250,3 +250,26 @@ def test_score_all_total_is_weighted_sum():
 def test_score_all_unknown_name():
     with pytest.raises(ValueError, match="valid rewards"):
         score_all(["p"], [ans("1")], {"nope": 1.0}, answer=["1"])
+
+
+# --------------------------------------------------------------------------- trace
+
+def test_the_trace_reward_agrees_with_the_checker_through_both_backends_entry_points():
+    """Every literal trace case (test_traces): the reward is the checker's verdict as 1 / 0 / -1,
+    called as the Tunix stage calls it (make_reward_fns) and as the PyTorch stage does (score_all)."""
+    from test_traces import CASES
+
+    from tunix_nb import rewards, scoring
+
+    completions = [f"<reasoning>{r}</reasoning><answer>{a}</answer><end_of_turn>" if a is not None
+                   else f"<reasoning>{r}</reasoning><end_of_turn>" for r, a, _ in CASES]
+    verdicts = [scoring.check_trace(c.removesuffix("<end_of_turn>"), a).ok for c, (_, a, _) in zip(completions, CASES)]
+    assert verdicts == [ok for _, _, (ok, _, _) in CASES]
+    expected = [rewards.TRACE_VALUES[v] for v in verdicts]
+    prompts, answers = ["q"] * len(CASES), ["0"] * len(CASES)
+    (tunix_fn,) = make_reward_fns({"trace": 2.0}, max_tokens=64, soft_tokens=8)
+    assert tunix_fn.__name__ == "trace"
+    assert tunix_fn(prompts, completions, answer=answers) == [2.0 * v for v in expected]
+    both = score_all(prompts, completions, {"trace": 2.0, "answer_correct": 1.0}, answer=answers)
+    assert both["trace"] == expected and both["total"] == [2.0 * v + a for v, a in zip(expected, both["answer_correct"])]
+    assert set(expected) == {1.0, 0.0, -1.0}

@@ -231,9 +231,9 @@ EVAL = [
 
 # Deliberately out of eval order; q6 has no prediction.
 PREDICTIONS = [
-    {"id": "q4", "prediction": "<reasoning>after monday</reasoning><answer>Wednesday</answer>"},  # wrong, format ok
-    {"id": "q1", "prediction": "<reasoning>5+7</reasoning><answer>12</answer>"},  # right, format ok
-    {"id": "q3", "prediction": "Sure! <reasoning>10*100</reasoning><answer>1,000</answer>"},  # right, format bad
+    {"id": "q4", "prediction": "<reasoning>after monday: 1 + 1 = 3</reasoning><answer>Wednesday</answer>"},  # wrong, format ok, trace false
+    {"id": "q1", "prediction": "<reasoning>5+7 = 12</reasoning><answer>12</answer>"},  # right, format ok, trace true
+    {"id": "q3", "prediction": "Sure! <reasoning>10*100 = 1,000</reasoning><answer>1,000</answer>"},  # right, format bad, trace true
     {"id": "q2", "prediction": "<reasoning>3 of 4</reasoning>\n<answer> 3/4 </answer>"},  # right, format ok
     {"id": "q5", "prediction": "The answer is Friday."},  # no answer tag: wrong, format bad
 ]
@@ -243,21 +243,23 @@ PREDICTIONS = [
 #   arith {q1,q2,q3}: correct 3, format 2 | words {q4,q5,q6}: correct 0, format 1
 #   add {q1,q3}: 2, 1 | days {q4,q5}: 0, 1 | frac {q2,q6}: 1, 1
 #   easy {q1,q4,q6}: 1, 2 | hard {q2,q3,q5}: 2, 1
+#   trace (checked, ok): q1 true, q3 true, q4 false, q2/q5/q6 no step: overall 3, 2 | arith 2, 2 | words 1, 0
+#   add 2, 2 | days 1, 0 | frac 0, 0 (rate null) | easy 2, 1 | hard 1, 1
 EXPECTED_SUMMARY = {
     "n": 6,
-    "overall": {"n": 6, "correct": 3, "format_ok": 3, "accuracy": 0.5, "format_compliance": 0.5},
+    "overall": {"n": 6, "correct": 3, "format_ok": 3, "accuracy": 0.5, "format_compliance": 0.5, "trace_checked": 3, "trace_ok": 2, "trace_ok_rate": 0.6667},
     "per_section": {
-        "arith": {"n": 3, "correct": 3, "format_ok": 2, "accuracy": 1.0, "format_compliance": 0.6667},
-        "words": {"n": 3, "correct": 0, "format_ok": 1, "accuracy": 0.0, "format_compliance": 0.3333},
+        "arith": {"n": 3, "correct": 3, "format_ok": 2, "accuracy": 1.0, "format_compliance": 0.6667, "trace_checked": 2, "trace_ok": 2, "trace_ok_rate": 1.0},
+        "words": {"n": 3, "correct": 0, "format_ok": 1, "accuracy": 0.0, "format_compliance": 0.3333, "trace_checked": 1, "trace_ok": 0, "trace_ok_rate": 0.0},
     },
     "per_category": {
-        "add": {"n": 2, "correct": 2, "format_ok": 1, "accuracy": 1.0, "format_compliance": 0.5},
-        "days": {"n": 2, "correct": 0, "format_ok": 1, "accuracy": 0.0, "format_compliance": 0.5},
-        "frac": {"n": 2, "correct": 1, "format_ok": 1, "accuracy": 0.5, "format_compliance": 0.5},
+        "add": {"n": 2, "correct": 2, "format_ok": 1, "accuracy": 1.0, "format_compliance": 0.5, "trace_checked": 2, "trace_ok": 2, "trace_ok_rate": 1.0},
+        "days": {"n": 2, "correct": 0, "format_ok": 1, "accuracy": 0.0, "format_compliance": 0.5, "trace_checked": 1, "trace_ok": 0, "trace_ok_rate": 0.0},
+        "frac": {"n": 2, "correct": 1, "format_ok": 1, "accuracy": 0.5, "format_compliance": 0.5, "trace_checked": 0, "trace_ok": 0, "trace_ok_rate": None},
     },
     "per_difficulty": {
-        "easy": {"n": 3, "correct": 1, "format_ok": 2, "accuracy": 0.3333, "format_compliance": 0.6667},
-        "hard": {"n": 3, "correct": 2, "format_ok": 1, "accuracy": 0.6667, "format_compliance": 0.3333},
+        "easy": {"n": 3, "correct": 1, "format_ok": 2, "accuracy": 0.3333, "format_compliance": 0.6667, "trace_checked": 2, "trace_ok": 1, "trace_ok_rate": 0.5},
+        "hard": {"n": 3, "correct": 2, "format_ok": 1, "accuracy": 0.6667, "format_compliance": 0.3333, "trace_checked": 1, "trace_ok": 1, "trace_ok_rate": 1.0},
     },
     "missing_ids": ["q6"],
 }
@@ -279,11 +281,14 @@ def test_score_predictions_rows():
     assert rows[0] == {
         "id": "q1",
         "prompt": "5+7?",
-        "prediction": "<reasoning>5+7</reasoning><answer>12</answer>",
+        "prediction": "<reasoning>5+7 = 12</reasoning><answer>12</answer>",
         "extracted_answer": "12",
         "expected_answer": "12",
         "correct": True,
         "format_ok": True,
+        "trace_ok": True,
+        "trace_steps": 1,
+        "trace_errors": [],
         "section": "arith",
         "category": "add",
         "difficulty": "easy",
@@ -296,6 +301,9 @@ def test_score_predictions_rows():
         "expected_answer": "1/2",
         "correct": False,
         "format_ok": False,
+        "trace_ok": None,
+        "trace_steps": 0,
+        "trace_errors": [],
         "section": "words",
         "category": "frac",
         "difficulty": "easy",
@@ -307,7 +315,8 @@ def test_score_predictions_empty():
     assert rows == []
     assert summary == {
         "n": 0,
-        "overall": {"n": 0, "correct": 0, "format_ok": 0, "accuracy": 0.0, "format_compliance": 0.0},
+        "overall": {"n": 0, "correct": 0, "format_ok": 0, "accuracy": 0.0, "format_compliance": 0.0,
+                    "trace_checked": 0, "trace_ok": 0, "trace_ok_rate": None},
         "per_section": {},
         "per_category": {},
         "per_difficulty": {},
@@ -357,21 +366,26 @@ def test_format_scorecard():
     assert "33.3%" in easy_line and "66.7%" in easy_line
 
 
-def _card(acc: float, fmt: float, sections: tuple[str, ...] = ("arith",)) -> dict:
-    g = {"n": 4, "correct": round(4 * acc), "format_ok": round(4 * fmt), "accuracy": acc, "format_compliance": fmt}
+def _card(acc: float, fmt: float, sections: tuple[str, ...] = ("arith",), trace: float | None = None) -> dict:
+    g = {"n": 4, "correct": round(4 * acc), "format_ok": round(4 * fmt), "accuracy": acc, "format_compliance": fmt,
+         "trace_ok_rate": trace}
     return {"n": 4, "overall": g, "per_section": {s: g for s in sections}, "per_category": {"add": g},
             "per_difficulty": {"easy": g}, "missing_ids": []}
 
 
 def test_format_scorecard_with_three_stages():
-    base, sft, grpo = _card(0.25, 0.0, ()), _card(0.5, 0.75), _card(0.75, 1.0)  # base lacks section arith
+    # base lacks section arith and has no checkable trace
+    base, sft, grpo = _card(0.25, 0.0, ()), _card(0.5, 0.75, trace=0.5), _card(0.75, 1.0, trace=1.0)
     card = format_scorecard(grpo, stages={"base": base, "sft": sft, "grpo": grpo})
     lines = card.splitlines()
-    assert lines[0] == "group   | n | acc base | acc sft | acc grpo | fmt base | fmt sft | fmt grpo"
+    assert lines[0] == ("group   | n | acc base | acc sft | acc grpo | fmt base | fmt sft | fmt grpo | trace base | "
+                        "trace sft | trace grpo")
     assert lines[1] == "-" * len(lines[0])
-    assert lines[2] == "overall | 4 |    25.0% |   50.0% |    75.0% |     0.0% |   75.0% |   100.0%"
+    assert lines[2] == ("overall | 4 |    25.0% |   50.0% |    75.0% |     0.0% |   75.0% |   100.0% |          – | "
+                        "    50.0% |     100.0%")
     assert lines[3] == "-- per section --"
-    assert lines[4] == "  arith | 4 |        – |   50.0% |    75.0% |        – |   75.0% |   100.0%"
+    assert lines[4] == ("  arith | 4 |        – |   50.0% |    75.0% |        – |   75.0% |   100.0% |          – | "
+                        "    50.0% |     100.0%")
     assert [line.split("|")[0].strip() for line in lines[2:]] == [
         "overall", "-- per section --", "arith", "-- per category --", "add", "-- per difficulty --", "easy"]
 
@@ -379,4 +393,4 @@ def test_format_scorecard_with_three_stages():
 def test_format_scorecard_with_one_stage_is_the_single_table():
     grpo = _card(0.75, 1.0)
     assert format_scorecard(grpo, stages={"grpo": grpo}) == format_scorecard(grpo) == format_scorecard(grpo, None)
-    assert format_scorecard(grpo).splitlines()[0] == "group   | n | accuracy | format"
+    assert format_scorecard(grpo).splitlines()[0] == "group   | n | accuracy | format | trace"

@@ -22,7 +22,8 @@ from .errors import UserError
 MISSING = "(not set)"
 IGNORED_KEYS = ("output.run_id",)  # always differs between two runs; not a difference in recipe
 GROUP_KEYS = (("section", "per_section"), ("category", "per_category"), ("difficulty", "per_difficulty"))
-METRICS = ("accuracy", "format_compliance")
+METRICS = ("accuracy", "format_compliance", "trace_ok_rate")  # trace_ok_rate: None in runs scored before it
+GATED = ("accuracy", "format_compliance")
 FLIP_KINDS = ("right_to_wrong", "wrong_to_right", "format_gained", "format_lost")
 DEFAULT_MAX_DROP, DEFAULT_MIN_ITEMS = 0.02, 10
 OUT_FILES = ("compare.json", "compare.html")
@@ -139,7 +140,7 @@ def gate(comparison: dict, max_drop: float = DEFAULT_MAX_DROP, min_items: int = 
                                             if g["n_a"] >= min_items and g["n_b"] >= min_items]
     problems = []
     for where, g in groups:
-        for metric in METRICS:
+        for metric in GATED:
             va, vb = g[metric]["a"], g[metric]["b"]
             if va is not None and vb is not None and va - vb > max_drop + 1e-9:
                 problems.append(f"{where}: {metric.replace('_', ' ')} fell from {_pct(va)} (baseline, n={g['n_a']}) "
@@ -163,7 +164,8 @@ def _value(v: Any) -> str:
 
 
 def metric_rows(c: dict) -> list[list[str]]:
-    """[group, n A/B, acc A, acc B, Δ acc, fmt A, fmt B, Δ fmt] rows; heading rows have one cell."""
+    """[group, n A/B, acc A, acc B, Δ acc, fmt A, fmt B, Δ fmt, trace A, trace B, Δ trace] rows; heading
+    rows have one cell."""
     m = c["metrics"]
     rows = [["overall", *_delta_cells(m["overall"])]]
     for title, key in GROUP_KEYS:
@@ -179,12 +181,14 @@ def _delta_cells(g: dict) -> list[str]:
     return cells
 
 
-METRIC_HEADER = ["group", "n A/B", "acc A", "acc B", "Δ acc (pts)", "fmt A", "fmt B", "Δ fmt (pts)"]
+METRIC_HEADER = ["group", "n A/B", "acc A", "acc B", "Δ acc (pts)", "fmt A", "fmt B", "Δ fmt (pts)",
+                 "trace A", "trace B", "Δ trace (pts)"]
 STAGE_HEADER = ["stage", *METRIC_HEADER[1:]]
 
 
 def stage_rows(c: dict) -> list[list[str]]:
-    """[stage, n A/B, acc A, acc B, Δ acc, fmt A, fmt B, Δ fmt] per stage both runs have."""
+    """[stage, n A/B, acc A, acc B, Δ acc, fmt A, fmt B, Δ fmt, trace A, trace B, Δ trace] per stage both
+    runs have."""
     return [[name, *_delta_cells(g)] for name, g in c.get("stage_metrics", {}).items()]
 
 

@@ -307,12 +307,14 @@ class GrpoConfig:
     max_new_tokens: int = 768
     # Rollout KV cache length; null: max_prompt_len + max_new_tokens, the least that fits.
     kv_cache_size: int | None = None
-    # GRPO prompts: a train-format JSONL file (its answers score the rollouts); null: data.train_file.
+    # GRPO prompts: any data source (its rows need a question and an answer, which scores the
+    # rollouts; data.columns maps them); null: the training rows.
     prompt_file: str | None = None
     # Use only the first N prompts (null: all).
     prompt_limit: int | None = None
     # Weights by reward name (tunix_nb.rewards.REWARDS); a name not given keeps its default weight,
-    # 0 switches a reward off. The total reward is the weighted sum.
+    # 0 switches a reward off. The total reward is the weighted sum. `trace` (scoring's trace check
+    # of the reasoning's arithmetic) is off unless given a weight, e.g. --set grpo.rewards.trace=1.0.
     rewards: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
     # The overlong reward's soft zone: 0 up to max_new_tokens - this, falling to -1 at max_new_tokens
     # (DAPO's soft overlong punishment; 128 is a sixth of the default 768); < max_new_tokens.

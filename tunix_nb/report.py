@@ -170,23 +170,26 @@ STAGE_COLORS = {"base": "tab:gray", "sft": "tab:blue", "grpo": "tab:green"}
 
 
 def plot_groups(stages: dict[str, dict[str, dict]], out: Path, title: str) -> Path:
-    """Two panels (accuracy | format compliance), a bar per group; with several stages ({stage:
-    groups}, the last one's group names used) one bar per stage in each group."""
+    """Three panels (accuracy | format compliance | trace ok), a bar per group; with several stages
+    ({stage: groups}, the last one's group names used) one bar per stage in each group. A group with
+    no checkable trace (trace_ok_rate null) is labelled "–"."""
     plt = _pyplot()
     last = list(stages.values())[-1]
     names = list(last)
     k = len(stages)
     height = 0.8 / k
-    fig, axes = plt.subplots(1, 2, figsize=(10, (0.2 + 0.18 * k) * len(names) + 1.4), sharey=True)
-    for ax, metric, label in zip(axes, ("accuracy", "format_compliance"), ("accuracy %", "format compliance %")):
+    fig, axes = plt.subplots(1, 3, figsize=(14, (0.2 + 0.18 * k) * len(names) + 1.4), sharey=True)
+    for ax, metric, label in zip(axes, ("accuracy", "format_compliance", "trace_ok_rate"),
+                                 ("accuracy %", "format compliance %", "trace ok % (items with a checkable step)")):
         ys = range(len(names))
         for i, (stage, groups) in enumerate(stages.items()):
-            values = [100 * groups.get(n, {}).get(metric, 0.0) for n in names]
+            raw = [groups.get(n, {}).get(metric) for n in names]
             offset = (i - (k - 1) / 2) * height
             color = STAGE_COLORS.get(stage, f"C{i}") if k > 1 else "tab:blue"
-            bars = ax.barh([y + offset for y in ys], values, height=height * (0.75 if k == 1 else 1), color=color,
-                           label=stage)
-            ax.bar_label(bars, fmt="%.0f%%", fontsize=8 if k == 1 else 7, padding=2)
+            bars = ax.barh([y + offset for y in ys], [100 * (v or 0.0) for v in raw], height=height * (0.75 if k == 1 else 1),
+                           color=color, label=stage)
+            ax.bar_label(bars, labels=["–" if v is None else f"{100 * v:.0f}%" for v in raw],
+                         fontsize=8 if k == 1 else 7, padding=2)
         ax.set_yticks(list(ys), [f"{n} (n={last[n]['n']})" for n in names])
         ax.set_xlim(0, 110)
         ax.set_xticks(range(0, 101, 20))
@@ -422,9 +425,10 @@ def scorecard_table(summary: dict) -> Raw:
     if multi:
         delta = f"({names[-1]} − {names[0]})"
         header = ["group", "n", *(f"accuracy {n}" for n in names), f"Δ accuracy {delta}",
-                  *(f"format {n}" for n in names), f"Δ format {delta}"]
+                  *(f"format {n}" for n in names), f"Δ format {delta}",
+                  *(f"trace ok {n}" for n in names), f"Δ trace ok {delta}"]
     else:
-        header = ["group", "n", "accuracy", "format"]
+        header = ["group", "n", "accuracy", "format", "trace ok"]
     body, heads = [], set()
     for label, key, name in scorecard_rows(summary):
         if key is not None and name is None:
@@ -433,10 +437,11 @@ def scorecard_table(summary: dict) -> Raw:
             continue
         g = summary["overall"] if key is None else summary[key][name]
         if not multi:
-            body.append([label, g["n"], pct(g["accuracy"]), pct(g["format_compliance"])])
+            body.append([label, g["n"], pct(g["accuracy"]), pct(g["format_compliance"]), pct(g.get("trace_ok_rate"))])
             continue
         per_stage = [s["overall"] if key is None else (s.get(key) or {}).get(name, {}) for s in stages.values()]
-        body.append([label, g["n"], *_stage_cells(per_stage, "accuracy"), *_stage_cells(per_stage, "format_compliance")])
+        body.append([label, g["n"], *_stage_cells(per_stage, "accuracy"), *_stage_cells(per_stage, "format_compliance"),
+                     *_stage_cells(per_stage, "trace_ok_rate")])
     return table(header, body, row_class=lambda i, _: "group" if i in heads else None)
 
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 from . import scoring
 from .prompts import END_OF_TURN, EOS, REASONING_END, REASONING_START, SOLUTION_END, SOLUTION_START
 
-__all__ = ["REWARDS", "format_exact", "format_partial", "answer_correct", "numeric_close", "overlong",
+__all__ = ["REWARDS", "format_exact", "format_partial", "answer_correct", "numeric_close", "overlong", "trace",
            "make_reward_fns", "score_all"]
 
 _TAGS = (REASONING_START, REASONING_END, SOLUTION_START, SOLUTION_END)
@@ -113,6 +113,20 @@ def overlong(prompts, completions, *, max_tokens: int = 768, soft_tokens: int = 
     return [0.0 if n <= free else -1.0 if n >= max_tokens else (free - n) / soft_tokens for n in lengths]
 
 
+TRACE_VALUES = {True: 1.0, None: 0.0, False: -1.0}
+
+
+def trace(prompts, completions, **columns) -> list[float]:
+    """:func:`scoring.check_trace`'s verdict on the reasoning's arithmetic: 1.0 when every step is
+    right and the answer is the last step's result, -1.0 when a step is wrong or the answer is not
+    that result, 0.0 when there is no checkable step (nothing to reward or blame)."""
+    out = []
+    for c in completions:
+        text = _clean(c)
+        out.append(TRACE_VALUES[scoring.check_trace(text, scoring.extract_answer(text)).ok])
+    return out
+
+
 # Config keys; the order is the display order.
 REWARDS: dict[str, Callable[..., list[float]]] = {
     "format_exact": format_exact,
@@ -120,6 +134,7 @@ REWARDS: dict[str, Callable[..., list[float]]] = {
     "answer_correct": answer_correct,
     "numeric_close": numeric_close,
     "overlong": overlong,
+    "trace": trace,
 }
 
 

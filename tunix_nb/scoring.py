@@ -6,6 +6,7 @@ Pure functions, standard library only:
 * :func:`is_format_ok` – strict check of the two-block output format.
 * :func:`parse_number` / :func:`answers_match` – lenient answer comparison
   (numbers compare as numbers, everything else as normalised text).
+* :func:`check_trace` – the arithmetic steps of the reasoning, each recomputed (`traces`).
 * :func:`score_predictions` – per-record rows plus an aggregate summary.
 * :func:`format_scorecard` – the summary as a plain-text table.
 """
@@ -15,12 +16,15 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from . import traces
+
 __all__ = [
     "NUMERIC_REL_TOL",
     "extract_answer",
     "is_format_ok",
     "parse_number",
     "answers_match",
+    "check_trace",
     "score_predictions",
     "format_scorecard",
 ]
@@ -155,16 +159,26 @@ def answers_match(predicted: str | None, expected: str) -> bool:
     return _normalise_text(predicted) == _normalise_text(expected)
 
 
+def check_trace(text: str, answer: str | None) -> traces.TraceCheck:
+    """The trace verdict of a model output (`traces.check`), the answer compared by our one rule."""
+    return traces.check(text, answer, answers_match)
+
+
 def _group(rows: list[dict]) -> dict:
     n = len(rows)
     correct = sum(1 for r in rows if r["correct"])
     format_ok = sum(1 for r in rows if r["format_ok"])
+    checked = [r["trace_ok"] for r in rows if r.get("trace_ok") is not None]
     return {
         "n": n,
         "correct": correct,
         "format_ok": format_ok,
         "accuracy": round(correct / n, 4) if n else 0.0,
         "format_compliance": round(format_ok / n, 4) if n else 0.0,
+        # Over the items whose reasoning has a checkable step (null when none has).
+        "trace_checked": len(checked),
+        "trace_ok": sum(checked),
+        "trace_ok_rate": round(sum(checked) / len(checked), 4) if checked else None,
     }
 
 
@@ -212,6 +226,7 @@ def score_predictions(predictions: list[dict], eval_records: list[dict]) -> tupl
             text = ""
             missing.append(rid)
         extracted = extract_answer(text)
+        trace = check_trace(text, extracted)
         rows.append(
             {
                 "id": rid,
@@ -221,6 +236,9 @@ def score_predictions(predictions: list[dict], eval_records: list[dict]) -> tupl
                 "expected_answer": record["expected_answer"],
                 "correct": answers_match(extracted, record["expected_answer"]),
                 "format_ok": is_format_ok(text),
+                "trace_ok": trace.ok,
+                "trace_steps": len(trace.steps),
+                "trace_errors": trace.errors,
                 "section": record["section"],
                 "category": record["category"],
                 "difficulty": record["difficulty"],
@@ -258,8 +276,9 @@ def format_scorecard(summary: dict, stages: dict[str, dict] | None = None) -> st
         return "–" if x is None else f"{100 * x:.1f}%"
 
     multi = dict(stages) if stages and len(stages) >= 2 else None
-    header = ["group", "n", "accuracy", "format"] if multi is None else \
-        ["group", "n", *(f"acc {name}" for name in multi), *(f"fmt {name}" for name in multi)]
+    header = ["group", "n", "accuracy", "format", "trace"] if multi is None else \
+        ["group", "n", *(f"acc {name}" for name in multi), *(f"fmt {name}" for name in multi),
+         *(f"trace {name}" for name in multi)]
     rows = []
     for label, key, name in lines:
         if label.startswith("--"):
@@ -267,11 +286,12 @@ def format_scorecard(summary: dict, stages: dict[str, dict] | None = None) -> st
             continue
         g = group(summary, key, name)
         if multi is None:
-            rows.append([label, str(g["n"]), pct(g["accuracy"]), pct(g["format_compliance"])])
+            rows.append([label, str(g["n"]), pct(g["accuracy"]), pct(g["format_compliance"]), pct(g.get("trace_ok_rate"))])
         else:
             per_stage = [group(st, key, name) for st in multi.values()]
             rows.append([label, str(g["n"]), *(pct(b.get("accuracy")) for b in per_stage),
-                         *(pct(b.get("format_compliance")) for b in per_stage)])
+                         *(pct(b.get("format_compliance")) for b in per_stage),
+                         *(pct(b.get("trace_ok_rate")) for b in per_stage)])
     widths = [max(len(r[i]) for r in [header, *rows] if len(r) > 1) for i in range(len(header))]
 
     def fmt(cells: list[str]) -> str:
