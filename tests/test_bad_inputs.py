@@ -97,6 +97,8 @@ CASES = [
     ("columns: absent column in run", [*RUN, "--set", "data.train_file={w}/own.csv", "--set",
                                        "data.columns={question: Problem, reasoning: Steps, answer: Final}"],
      "data.columns.reasoning: column 'Steps' is not in the data"),
+    ("eval columns: absent column", [*RUN, "--set", "data.eval_columns={prompt: Problem}"],
+     "eval_v2.jsonl: data.eval_columns.prompt: column 'Problem' is not in the data"),
     ("columns: unknown field", [*RUN, "--set", "data.columns.questoin=Problem"],
      "data.columns.questoin: is not one of our fields"),
     ("columns: not ours=theirs", ["validate-data", "{w}/own.csv", "--kind", "train", "--columns", "question"],

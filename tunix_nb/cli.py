@@ -189,7 +189,7 @@ def cmd_validate(args) -> int:
     from . import inputs
     from .sources import Source
 
-    columns = parse_columns(args.columns)
+    columns = parse_columns(args.columns, args.kind)
     loaded = inputs.read(Source(args.file, split=args.split, columns=columns, setting="FILE"), args.kind)
     records, problems = loaded.records, loaded.problems
     for line in problems:
@@ -200,16 +200,18 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def parse_columns(text: str) -> dict[str, str]:
-    """`--columns question=Problem,answer=Final` -> {ours: theirs}, checked as data.columns is."""
+def parse_columns(text: str, kind: str) -> dict[str, str]:
+    """`--columns question=Problem,answer=Final` -> {ours: theirs}, checked as data.columns (or, for
+    --kind eval, data.eval_columns) is."""
     from .config import check_columns
+    from .schema import EVAL_MAPPABLE, TRAIN_FIELDS
 
     pairs = [p for p in text.split(",") if p.strip()]
     bad = [p for p in pairs if p.count("=") != 1 or not all(x.strip() for x in p.split("="))]
     if bad:
         raise UserError(f"--columns: {bad[0]!r} is not ours=theirs; e.g. --columns question=Problem,answer=Final")
     columns = dict(tuple(x.strip() for x in p.split("=")) for p in pairs)
-    check_columns(columns, "--columns")
+    check_columns(columns, "--columns", EVAL_MAPPABLE if kind == "eval" else TRAIN_FIELDS)
     return columns
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from .errors import UserError
 from .rewards import REWARDS
-from .schema import ALL_FIELDS
+from .schema import EVAL_MAPPABLE, TRAIN_FIELDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "training" / "configs" / "smoke_tiny.yaml"
@@ -67,10 +67,11 @@ class LoraConfig:
                  "is empty; list module names such as [q_proj, v_proj]")
 
 
-def check_columns(columns: dict[str, str], setting: str) -> None:
+def check_columns(columns: dict[str, str], setting: str, fields: tuple[str, ...] = TRAIN_FIELDS) -> None:
     for ours in columns:
-        _require(ours in ALL_FIELDS, f"{setting}.{ours}",
-                 f"is not one of our fields ({', '.join(ALL_FIELDS)}); map ours to theirs, e.g. {{question: Problem}}")
+        _require(ours in fields, f"{setting}.{ours}",
+                 f"is not one of our fields ({', '.join(fields)}); map ours to theirs, e.g. "
+                 f"{{{fields[1]}: Problem}}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,11 +110,14 @@ class DataConfig:
     # An HF id: its subset (config name, e.g. "main" for openai/gsm8k) and revision (commit or tag).
     subset: str | None = None
     revision: str | None = None
-    # Column names of the files mapped onto ours, ours: theirs, e.g. {question: Problem, answer: Final};
-    # for training question, reasoning, answer; for eval prompt, expected_answer; for both id, section,
-    # category, difficulty (missing ones default: section core, category/difficulty unknown; the
-    # manifest counts them). With a mapping, columns it does not name are left out.
+    # The training source's column names mapped onto ours, ours: theirs, e.g. {question: Problem,
+    # reasoning: Steps, answer: Final} (also id, section, category, difficulty: missing ones default to
+    # section core, category / difficulty unknown, counted in the manifest). With a mapping, columns
+    # it does not name are left out. Also used for grpo.prompt_file.
     columns: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The eval source's, onto prompt, expected_answer, id, section, category, difficulty (or GSM8K's
+    # question and answer), e.g. {prompt: Problem, expected_answer: Final}.
+    eval_columns: dict[str, str] = dataclasses.field(default_factory=dict)
     # Several training sources drawn by weight (seeded by training.seed), e.g.
     # [{file: hf:openai/gsm8k, subset: main, weight: 0.7}, {file: training/data/dev-reasoning-v2.jsonl, weight: 0.3}].
     mix: tuple[MixSource, ...] | None = None
@@ -132,6 +136,7 @@ class DataConfig:
         _require(self.train_limit is None or self.train_limit >= 1, "data.train_limit",
                  f"must be >= 1 or null (got {self.train_limit})")
         check_columns(self.columns, "data.columns")
+        check_columns(self.eval_columns, "data.eval_columns", EVAL_MAPPABLE)
         if self.mix is not None:
             _require(len(self.mix) > 0, "data.mix", "is empty; list sources, or set it to null")
             _require(self.train_file is None, "data.train_file",

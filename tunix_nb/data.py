@@ -82,7 +82,7 @@ def _record(row: dict, kind: str, default_id: str) -> tuple[TrainRecord | EvalRe
     for key, value in row.items():
         if key not in fields:
             errs.append(f"{key}: unexpected field; valid fields: {', '.join(fields)} "
-                        "(map other names onto these with data.columns)")
+                        "(map other names onto these with data.columns, or data.eval_columns)")
         elif not isinstance(value, str):
             errs.append(f"{key}: expected a string, got {json.dumps(value, default=str)}; quote it")
         elif not value.strip():

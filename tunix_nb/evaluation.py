@@ -26,7 +26,7 @@ def config_for(model: str, eval_source: str, overrides: Sequence[str] = (), *, c
     trained = finished_run(model)
     preset = config or (trained / "config.yaml" if trained else None)
     label = trained.name if trained else re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")[-60:]
-    ours = [f"data.eval_file={eval_source}", "data.eval_split=null", "data.columns={}", "eval.compare_base=false",
+    ours = [f"data.eval_file={eval_source}", "data.eval_split=null", "data.eval_columns={}", "eval.compare_base=false",
             f"name=eval-{label}", *([] if trained else [f"model.source={model}"]),
             *([f"output.run_id={run_id}"] if run_id else [])]
     return load_config(preset, [*ours, *overrides]), trained
@@ -56,7 +56,7 @@ def prepare(cfg: Config) -> pipeline.Session:
     cfg = pipeline.with_run_id(cfg)
     backend, source, plan = pipeline.resolve_model(cfg)
     d = cfg.data
-    ev = inputs.load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.columns, "data.eval_file"), "eval")
+    ev = inputs.load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.eval_columns, "data.eval_file"), "eval")
     tokenizer = models.load_tokenizer(source.path)
     backend.check(cfg, source.path)
     return pipeline.Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=[],

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from . import contamination, data, mixing
 from .config import Config
 from .errors import UserError
-from .schema import EVAL_FIELDS, TRAIN_FIELDS
+from .schema import EVAL_MAPPABLE, TRAIN_FIELDS
 from .sources import Source, read_table
 
 
@@ -26,8 +26,7 @@ class Loaded:
 
 def read(src: Source, kind: str) -> Loaded:
     """A source's records (`kind`: train / prompts / eval), and every bad row as a problem line."""
-    # An eval source may be GSM8K-shaped (question, answer with "#### N"): those columns map too.
-    wanted = (*EVAL_FIELDS, "question", "answer") if kind == "eval" else TRAIN_FIELDS
+    wanted = EVAL_MAPPABLE if kind == "eval" else TRAIN_FIELDS
     table = read_table(src, "eval" if kind == "eval" else "train", wanted)
     records, problems, defaults = data.records_from_rows(table.rows, kind)
     problems = table.problems + problems
@@ -60,7 +59,7 @@ class RunData:
 
 def load_run_data(cfg: Config) -> RunData:
     d = cfg.data
-    ev = load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.columns, "data.eval_file"), "eval")
+    ev = load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.eval_columns, "data.eval_file"), "eval")
     kind = "train" if cfg.training.max_steps != 0 else "prompts"  # no SFT: rows need no reasoning
     if d.mix is None:
         parts = [load(Source(d.train_file, d.split, d.subset, d.revision, d.columns, "data.train_file"), kind)]

@@ -118,7 +118,9 @@ def map_columns(rows: list[tuple[str, dict]], columns: list[str], src: Source, w
 
 
 def _columns_setting(src: Source) -> str:
-    """data.columns, data.mix[i].columns, or the CLI's --columns (a source named by a flag)."""
+    """data.columns (data.eval_columns for the eval file), data.mix[i].columns, or the CLI's --columns."""
+    if src.setting == "data.eval_file":
+        return "data.eval_columns"
     return src.setting.rsplit(".", 1)[0] + ".columns" if "." in src.setting else "--columns"
 
 
