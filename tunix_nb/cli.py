@@ -190,7 +190,8 @@ def cmd_validate(args) -> int:
     from .sources import Source
 
     columns = parse_columns(args.columns, args.kind)
-    loaded = inputs.read(Source(args.file, split=args.split, columns=columns, setting="FILE"), args.kind)
+    loaded = inputs.read(Source(args.file, split=args.split, columns=columns, setting="the FILE argument"),
+                         args.kind)
     records, problems = loaded.records, loaded.problems
     for line in problems:
         print(line, file=sys.stderr)

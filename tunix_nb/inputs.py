@@ -35,6 +35,8 @@ def read(src: Source, kind: str) -> Loaded:
     info = {"path": table.where, "kind": table.kind, "sha256": table.sha256, "rows_read": len(table.rows),
             "rows_used": len(records), "rows_dropped": {}, "defaults": dict(defaults),
             "columns": dict(src.columns), "ignored_columns": list(table.ignored_columns)}
+    if table.kind == "hf":  # what was asked of the Hub; sha256 is then a hash of the rows read
+        info.update(subset=src.subset, revision=src.revision)
     return Loaded(records, info, problems)
 
 
