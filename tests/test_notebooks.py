@@ -68,6 +68,7 @@ def test_kaggle_requirements_never_touch_the_images_accelerator_stack():
              for line in (ROOT / "requirements-kaggle.txt").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
     assert names and not {"torch", "jax", "jaxlib", "libtpu", "flax", "google-tunix"} & set(names)
+    assert "datasets" in names  # every data source but JSONL is read through it
 
 
 def outputs_text(nb) -> str:
