@@ -29,6 +29,12 @@ CASES = [
     ("3 + 4 × 2 = 14", "14", (False, 1, ["3 + 4 × 2 = 14"])),
     ("-5 + 3 = -2", "-2", (True, 1, [])),
     ("2^-1 = 0.5", "0.5", (True, 1, [])),
+    ("sqrt(576) = 24", "24", (True, 1, [])),                            # a root of a perfect square
+    ("√(30^2 - 18^2) = 24", "24", (True, 1, [])),
+    ("√(9/4) = 1.5", "1.5", (True, 1, [])),
+    ("sqrt(16) = 5", "5", (False, 1, ["sqrt(16) = 5"])),
+    ("sqrt(2) = 1.41", "1.41", (None, 0, [])),                          # no exact value: not checkable
+    ("√-4 = 2", "2", (None, 0, [])),
     # percentages
     ("15% of 400 = 60", "60", (True, 1, [])),
     ("15% × 400 = 60", "60", (True, 1, [])),
@@ -72,6 +78,7 @@ CASES = [
     ("x = 12", "12", (None, 0, [])),
     ("5 km + 3 km = 8 km", "8", (None, 0, [])),                           # units inside the expression
     ("The total = 7", "7", (None, 0, [])),
+    ("so -4 = -4", "-4", (None, 0, [])),                                 # a signed number computes nothing
     ("Step 1 3 + 4 = 7", "7", (True, 1, [])),                             # a number before the expression
 ]
 
@@ -83,6 +90,20 @@ def test_trace_check_on_literal_traces(reasoning, answer, expected):
 
 def test_there_are_at_least_forty_literal_cases():
     assert len(CASES) >= 40
+
+
+def test_every_trace_of_our_training_data_passes_or_has_no_checkable_step():
+    """The project's own worked solutions (dev-reasoning-v2.jsonl): the checker finds no wrong step
+    and no answer that differs from the last result in any of them."""
+    import json
+    from collections import Counter
+
+    from conftest import ROOT
+
+    rows = [json.loads(line) for line in (ROOT / "training/data/dev-reasoning-v2.jsonl").read_text().splitlines()]
+    verdicts = Counter(check_trace(f"<reasoning>{r['reasoning']}</reasoning><answer>{r['answer']}</answer>",
+                                   r["answer"]).ok for r in rows)
+    assert verdicts[False] == 0 and verdicts[True] > 400, verdicts
 
 
 def test_no_reasoning_block_is_not_checked():

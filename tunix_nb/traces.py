@@ -1,7 +1,8 @@
 """The trace check: the arithmetic claims inside `<reasoning>`, each recomputed. Pure, standard library.
 
 A *step* is a claim `EXPR = RESULT` on one line: EXPR is numbers (with `$`, thousands commas,
-decimals) and `+ - − × x * ÷ / ^ ( )`, where `X%` is X per cent and `X% of Y` is X/100 × Y;
+decimals) and `+ - − × x * ÷ / ^ ( )`, where `X%` is X per cent and `X% of Y` is X/100 × Y, and
+`√` / `sqrt(…)` of a perfect square (a root with no exact value is not a checkable step);
 RESULT is one number, possibly `$`, a fraction `1/2`, a `%`, and then a unit word ("24 clips").
 Chains (`15% of 400 = 400 × 15 / 100 = 60`) are a step per expression, each against the final
 number. A step is right when RESULT equals EXPR exactly or, written with d >= 1 decimals, equals
@@ -17,6 +18,7 @@ None when there is no `<reasoning>` or no step in it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +29,7 @@ _TOKEN = re.compile(r"""
   | (?P<cur>[$€£])
   | (?P<pct>%)
   | (?P<op>[-+\u2212×*÷/^])
+  | (?P<fn>√)
   | (?P<lp>\()
   | (?P<rp>\))
   | (?P<eq>=)
@@ -35,7 +38,7 @@ _TOKEN = re.compile(r"""
   | (?P<other>.)
 """, re.VERBOSE)
 _REASONING = re.compile(r"<reasoning>(.*?)</reasoning>", re.DOTALL)
-_EXPR_KINDS = {"num", "cur", "pct", "op", "lp", "rp", "of"}
+_EXPR_KINDS = {"num", "cur", "pct", "op", "lp", "rp", "of", "fn"}
 _MAX_EXPONENT = 64
 
 
@@ -120,10 +123,14 @@ def _run_steps(line: str, run: list[Tok]) -> list[Step]:
     steps = []
     for k, seg in enumerate(segments[:-1]):
         if k == 0:
-            seg = _longest_valid_tail(seg)
+            tail = _longest_valid_tail(seg)
+            if tail and len(tail) < len(seg) and seg[len(seg) - len(tail) - 1].kind == "fn":
+                continue  # "√-4": the root could not be taken, and what follows it is not the claim
+            seg = tail
         parsed = _evaluate(seg) if seg else None
-        if parsed is None or not any(t.kind in ("op", "pct") for t in seg):
-            continue  # not an expression (or a bare number): not a step
+        computes = any(t.kind in ("pct", "fn") or (t.kind == "op" and i > 0) for i, t in enumerate(seg))
+        if parsed is None or not computes:
+            continue  # not an expression (a number, or a signed number): not a step
         value = parsed[0]
         right = value is not None and _matches(value, value_r, decimals, pct)
         steps.append(Step(text=f"{line[seg[0].start:seg[-1].end]} = {result_text}", value=value,
@@ -192,6 +199,8 @@ def _tokens(line: str) -> list[Tok]:
         if t.kind == "word" and t.text in ("x", "X") and prev and nxt and prev.kind in ("num", "rp", "pct") \
                 and nxt.kind in ("num", "lp", "cur") and prev.end < t.start:
             t = Tok("op", "×", t.start, t.end)  # "0.2 x 50": times, not a variable
+        elif t.kind == "word" and t.text == "sqrt" and nxt and nxt.kind == "lp":
+            t = Tok("fn", "√", t.start, t.end)  # "sqrt(576)": the square root
         elif t.kind == "word" and t.text == "of" and prev and prev.kind == "pct":
             t = Tok("of", t.text, t.start, t.end)  # "15% of 400"
         elif t.kind == "num" and prev and prev.kind == "word" and prev.end == t.start:
@@ -205,8 +214,9 @@ def _tokens(line: str) -> list[Tok]:
 
 class _Parser:
     """expr := term (+|- term)*; term := unary ((×|*|x|/|÷) unary)*; unary := (-|+) unary | power;
-    power := atom (^ unary)?; atom := [$] NUM [% [of unary]] | ( expr ). Values are exact Fractions;
-    None marks a division by zero (the claim is wrong, not unreadable)."""
+    power := atom (^ unary)?; atom := [$] NUM [% [of unary]] | ( expr ) | √ atom. Values are exact
+    Fractions (a square root only of a perfect square; others are not checkable); None marks a
+    division by zero (the claim is wrong, not unreadable)."""
 
     def __init__(self, toks: list[Tok]):
         self.toks, self.i = toks, 0
@@ -259,6 +269,9 @@ class _Parser:
         return base
 
     def atom(self):
+        if self.peek("fn"):
+            self.take()
+            return _sqrt(self.atom())
         if self.peek("lp"):
             self.take()
             value = self.expr()
@@ -279,6 +292,17 @@ class _Parser:
                 rhs = self.unary()
                 return None if rhs is None else value * rhs
         return value
+
+
+def _sqrt(value: Fraction | None) -> Fraction | None:
+    if value is None:
+        return None
+    if value < 0:
+        raise ValueError("the square root of a negative number")
+    num, den = math.isqrt(value.numerator), math.isqrt(value.denominator)
+    if num * num != value.numerator or den * den != value.denominator:
+        raise ValueError("not a perfect square: no exact value to check against")
+    return Fraction(num, den)
 
 
 def _evaluate(toks: list[Tok]) -> tuple[Fraction | None] | None:
