@@ -17,7 +17,6 @@ from typing import Sequence
 from . import data, evidence, inputs, models, pipeline
 from .config import Config, load_config
 from .errors import UserError
-from .sources import Source
 
 
 def config_for(model: str, eval_source: str, overrides: Sequence[str] = (), *, config: str | None = None,
@@ -55,8 +54,7 @@ def prepare(cfg: Config) -> pipeline.Session:
     """What `pipeline.prepare` checks, for the eval items only (no training data is read)."""
     cfg = pipeline.with_run_id(cfg)
     backend, source, plan = pipeline.resolve_model(cfg)
-    d = cfg.data
-    ev = inputs.load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.eval_columns, "data.eval_file"), "eval")
+    ev = inputs.load_eval(cfg)
     tokenizer = models.load_tokenizer(source.path)
     backend.check(cfg, source.path)
     return pipeline.Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=[],

@@ -59,9 +59,15 @@ class RunData:
     datasets: dict  # the manifest's `datasets`: train, eval (and grpo_prompts) entries
 
 
+def load_eval(cfg: Config) -> Loaded:
+    """The eval items data.eval_file names (data.eval_split, data.eval_columns)."""
+    d = cfg.data
+    return load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.eval_columns, "data.eval_file"), "eval")
+
+
 def load_run_data(cfg: Config) -> RunData:
     d = cfg.data
-    ev = load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.eval_columns, "data.eval_file"), "eval")
+    ev = load_eval(cfg)
     kind = "train" if cfg.training.max_steps != 0 else "prompts"  # no SFT: rows need no reasoning
     if d.mix is None:
         parts = [load(Source(d.train_file, d.split, d.subset, d.revision, d.columns, "data.train_file"), kind)]

@@ -61,10 +61,9 @@ def prepare(cfg: Config) -> Session:
     eval_records = data.spread_subset(loaded.eval, cfg.eval.limit)
     tokenizer = models.load_tokenizer(source.path)
     examples, skipped = data.encode_train(loaded.train, tokenizer, cfg.data.max_seq_len)
-    train_path = loaded.datasets["train"]["path"]
     if not examples and sft_on(cfg):
-        raise UserError(f"data.max_seq_len: all {skipped} training samples of {train_path} are longer than "
-                        f"{cfg.data.max_seq_len} tokens; raise data.max_seq_len")
+        raise UserError(f"data.max_seq_len: all {skipped} training samples of {loaded.datasets['train']['path']} "
+                        f"are longer than {cfg.data.max_seq_len} tokens; raise data.max_seq_len")
     prompts = []
     if cfg.grpo is not None:
         prompts, too_long = data.grpo_prompts(loaded.prompts, tokenizer, cfg.grpo.max_prompt_len)

@@ -53,7 +53,6 @@ class Tok:
 @dataclass(frozen=True)
 class Step:
     text: str  # as written: "39 + 56 = 83"
-    value: Fraction | None  # EXPR's value (None: division by zero)
     result: str  # RESULT as written: "$10", "25%", "1/2"
     right: bool
 
@@ -131,10 +130,9 @@ def _run_steps(line: str, run: list[Tok]) -> list[Step]:
         computes = any(t.kind in ("pct", "fn") or (t.kind == "op" and i > 0) for i, t in enumerate(seg))
         if parsed is None or not computes:
             continue  # not an expression (a number, or a signed number): not a step
-        value = parsed[0]
+        value = parsed[0]  # None: a division by zero, never right
         right = value is not None and _matches(value, value_r, decimals, pct)
-        steps.append(Step(text=f"{line[seg[0].start:seg[-1].end]} = {result_text}", value=value,
-                          result=result_text, right=right))
+        steps.append(Step(text=f"{line[seg[0].start:seg[-1].end]} = {result_text}", result=result_text, right=right))
     return steps
 
 
