@@ -76,7 +76,7 @@ def test_packages_code_data_and_evidence_with_checksums(run_dir, tmp_path):
         assert names[-1] == "SHA256SUMS" and names[:-1] == sorted(names[:-1])
         assert {"tunix_nb/pipeline.py", "tunix_nb/cli.py", "training/configs/smoke_tiny.yaml",
                 "training/data/dev-reasoning-v2.jsonl", "training/data/eval_v2.jsonl",
-                "training/data/generate_data.py", "tools/package_submission.py", "README.md",
+                "training/data/generate_data.py", "training/data/gen/common.py", "tools/package_submission.py", "README.md",
                 "requirements.txt", "pyproject.toml"} <= set(names)
         assert {f"submission_runs/pkg/{f}" for f in EVIDENCE} <= set(names)
         assert not [n for n in names if "checkpoints/" in n or "__pycache__" in n or "/." in n]

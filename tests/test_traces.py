@@ -72,6 +72,9 @@ CASES = [
     ("Subtract 26 from both sides: 39 + 56 = 83.", "83", (False, 1, ["39 + 56 = 83"])),
     ("5 / 0 = 0", "0", (False, 1, ["5 / 0 = 0"])),                        # no number: a false claim
     ("3 + 4 = 7", None, (False, 1, [])),                                  # no answer differs from 7
+    # a text answer: the steps are checked, the last-result rule is not
+    ("31 - 10 = 21 days after Monday, and 21 / 7 = 3 weeks, so Monday", "Monday", (True, 2, [])),
+    ("2 + 2 = 5 steps north, so north", "north", (False, 1, ["2 + 2 = 5"])),
     # no checkable step: not checked (None), never counted against the trace
     ("She had some apples and ate half.", "3", (None, 0, [])),
     ("2x + 3 = 11, so x = 4", "4", (None, 0, [])),                        # algebra with a variable

@@ -40,7 +40,7 @@ SOURCES = (
     ("tunix_nb", "**/*.py"),
     ("tools", "*.py"),
     ("training/data", "*.jsonl"),
-    ("training/data", "generate_data.py"),
+    ("training/data", "**/*.py"),  # generate_data.py and its gen/ package
     (".", "README.md"),
     (".", "requirements.txt"),
     (".", "pyproject.toml"),

@@ -161,7 +161,7 @@ def answers_match(predicted: str | None, expected: str) -> bool:
 
 def check_trace(text: str, answer: str | None) -> traces.TraceCheck:
     """The trace verdict of a model output (`traces.check`), the answer compared by our one rule."""
-    return traces.check(text, answer, answers_match)
+    return traces.check(text, answer, answers_match, lambda s: parse_number(s) is not None)
 
 
 def _group(rows: list[dict]) -> dict:

@@ -13,7 +13,8 @@ is not a step: it is not checked, and never counts against a trace.
 `check(text, answer)` gives a prediction's `trace_steps`, `trace_errors` (the wrong steps as
 written) and `trace_ok`: true when there is a step, every step is right and the answer equals the
 last step's RESULT (by `scoring.answers_match`); false when a step is wrong or the answer differs;
-None when there is no `<reasoning>` or no step in it.
+None when there is no `<reasoning>` or no step in it. A text answer (a weekday, a name, `knave`)
+is not a number a step computes: its trace's steps are checked, the last-result rule is not.
 """
 
 from __future__ import annotations
@@ -67,16 +68,18 @@ class TraceCheck:
         return [s.text for s in self.steps if not s.right]
 
 
-def check(text: str, answer: str | None, answers_match: Callable[[str | None, str], bool]) -> TraceCheck:
+def check(text: str, answer: str | None, answers_match: Callable[[str | None, str], bool],
+          is_number: Callable[[str], bool]) -> TraceCheck:
     """The trace verdict of a model output whose extracted answer is `answer` (see the module doc);
-    `answers_match` is scoring's rule for "the same answer"."""
+    `answers_match` and `is_number` are scoring's rules for "the same answer" and "a number"."""
     found = _REASONING.search(text)
     if found is None:
         return TraceCheck([], None)
     steps = [s for line in found.group(1).splitlines() for s in line_steps(line)]
     if not steps:
         return TraceCheck(steps, None)
-    ok = all(s.right for s in steps) and answers_match(answer, steps[-1].result)
+    text_answer = answer is not None and not is_number(answer)
+    ok = all(s.right for s in steps) and (text_answer or answers_match(answer, steps[-1].result))
     return TraceCheck(steps, ok)
 
 

@@ -1,0 +1,162 @@
+"""The v3 logic records (knights and knaves, ordering puzzles), re-solved from the question text.
+
+Each solver here reads only the question, brute-forces every assignment / ordering, and checks that
+exactly one fits and that it gives the stored answer (it shares no code with gen/logic.py)."""
+
+import json
+import re
+from itertools import permutations, product
+
+from tunix_nb.scoring import check_trace
+from v3_data import DATA, records
+
+NUM = {"one": 1, "two": 2, "three": 3, "four": 4}
+NAME_LIST = re.compile(r"([A-Z][a-z]+(?:, [A-Z][a-z]+)* and [A-Z][a-z]+)")
+
+
+def _difficulties(category):
+    rows = [json.loads(line) for name in ("dev-reasoning-v3.jsonl", "eval_v3.jsonl")
+            for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
+    return {r["id"]: r["difficulty"] for r in rows if r["category"] == category}
+
+
+def _people(question):
+    return re.split(r", | and ", NAME_LIST.search(question).group(1))
+
+
+def _check_traces(category):
+    rows = records(category)
+    for rid, _, answer, reasoning in rows:
+        if reasoning:
+            t = check_trace(f"<reasoning>{reasoning}</reasoning><answer>{answer}</answer>", answer)
+            assert t.ok in (True, None), (rid, t.errors)
+            assert answer in reasoning.splitlines()[-1], rid
+    assert set(_difficulties(category).values()) == {"easy", "medium", "hard"}
+
+
+# --- knights and knaves ----------------------------------------------------------------------
+
+def _atom(s, speaker):
+    """'Ben is a knave' / 'I am a knight' -> (person, is_knight)."""
+    m = re.fullmatch(r"(\w+) (?:is|am) a (knight|knave)", s)
+    assert m, s
+    return (speaker if m.group(1) == "I" else m.group(1)), m.group(2) == "knight"
+
+
+def _claim(s, speaker, people):
+    """The claim as a test of an assignment {name: is_knight}."""
+    if m := re.fullmatch(r"(.+), or (.+), or both", s):
+        (x, v), (y, w) = _atom(m.group(1), speaker), _atom(m.group(2), speaker)
+        return lambda a: a[x] == v or a[y] == w
+    if m := re.fullmatch(r"Exactly one of (\w+) and (\w+) is a knight", s):
+        return lambda a: a[m.group(1)] != a[m.group(2)]
+    if m := re.fullmatch(r"((?:\w+ is|I am) a \w+) and ((?:\w+ is|I am) a \w+)", s):
+        (x, v), (y, w) = _atom(m.group(1), speaker), _atom(m.group(2), speaker)
+        return lambda a: a[x] == v and a[y] == w
+    if m := re.fullmatch(r"(\w+) and (\w+) are (the same kind|different kinds)", s):
+        x, y = (speaker if g == "I" else g for g in m.group(1, 2))
+        same = m.group(3) == "the same kind"
+        return lambda a: (a[x] == a[y]) == same
+    if m := re.fullmatch(r"I am (not )?the same kind as (\w+)", s):
+        return lambda a: (a[speaker] == a[m.group(2)]) != bool(m.group(1))
+    if re.fullmatch(r"At least one of us(?: \w+)? is a knave|Not all of us(?: \w+)? are knights", s):
+        return lambda a: not all(a.values())
+    if m := re.fullmatch(r"(?:We are both|All \w+ of us are|We \w+ are all) (knight|knave)s", s):
+        return lambda a: all(v == (m.group(1) == "knight") for v in a.values())
+    if m := re.fullmatch(r"Exactly (\w+) of us(?: \w+)? (?:is a knight|are knights)", s):
+        return lambda a: sum(a.values()) == NUM[m.group(1)]
+    if m := re.fullmatch(r"(\w+) is a (knight|knave)", s):
+        return lambda a: a[m.group(1)] == (m.group(2) == "knight")
+    raise AssertionError(f"unknown claim {s!r}")
+
+
+def test_knights_knaves_answers_are_the_unique_solution():
+    diff = _difficulties("knights_knaves")
+    for rid, q, answer, _ in records("knights_knaves"):
+        people = _people(q)
+        said = re.findall(r"(\w+) (?:says|tells you|claims|declares|insists|announces): \"([^\"]*)\.\"", q)
+        assert said and all(s in people for s, _ in said), (rid, q)
+        claims = [(s, _claim(text, s, people)) for s, text in said]
+        sols = [a for a in (dict(zip(people, bits)) for bits in product((True, False), repeat=len(people)))
+                if all(test(a) == a[s] for s, test in claims)]
+        assert len(sols) == 1, (rid, q, sols)
+        target = re.search(r"(?:Is|What is|Which is|\.\") (\w+)(?: a knight or a knave\?|: knight or knave\?|, knight)", q).group(1)
+        assert answer == ("knight" if sols[0][target] else "knave"), (rid, q, answer)
+        # difficulty changes the puzzle: 2 islanders, 3, then 3-4 with a compound claim
+        n = len(people)
+        compound = any(re.search(r"(?:I am|\w+ is) a \w+ and |, or both|Exactly one of [A-Z]", t) for _, t in said)
+        assert {"easy": n == 2, "medium": n == 3, "hard": n in (3, 4) and compound}[diff[rid]], (rid, q)
+
+
+def test_knights_knaves_traces_and_balance():
+    _check_traces("knights_knaves")
+    answers = [a for _, _, a, _ in records("knights_knaves")]
+    assert 0.3 < answers.count("knight") / len(answers) < 0.7
+
+
+# --- ordering ----------------------------------------------------------------------------------
+
+ORDER_CLUES = {  # context -> [(pattern, clue type)]: positions count from the left / first / tallest
+    "row": [(r"(\w+) sits somewhere to the left of (\w+)", "before"), (r"(\w+) sits directly to the left of (\w+)", "just"),
+            (r"(\w+) sits in seat (\d)", "at"), (r"(\w+) is not in seat (\d)", "not_at"),
+            (r"(\w+) sits at an end", "end"), (r"(\w+) is not at either end", "not_end"),
+            (r"(\w+) sits next to (\w+)", "next"), (r"(\w+) does not sit next to (\w+)", "not_next"),
+            (r"(\w+) and (\w+) have one seat between them", "gap1")],
+    "race": [(r"(\w+) finished ahead of (\w+)", "before"), (r"(\w+) finished right after (\w+)", "just_after"),
+             (r"(\w+) finished (\d)(?:st|nd|rd|th)", "at"), (r"(\w+) did not finish (\d)(?:st|nd|rd|th)", "not_at"),
+             (r"(\w+) finished first or last", "end"), (r"(\w+) was neither first nor last", "not_end"),
+             (r"(\w+) and (\w+) finished consecutively", "next"), (r"(\w+) and (\w+) did not finish consecutively", "not_next"),
+             (r"(\w+) and (\w+) had one runner between them", "gap1")],
+    "height": [(r"(\w+) is taller than (\w+)", "before"), (r"(\w+) is the next tallest after (\w+)", "just_after"),
+               (r"(\w+) is the (tallest|\d(?:st|nd|rd|th) tallest)", "at"),
+               (r"(\w+) is not the (tallest|\d(?:st|nd|rd|th) tallest)", "not_at"),
+               (r"(\w+) is tallest or shortest", "end"), (r"(\w+) is neither tallest nor shortest", "not_end"),
+               (r"(\w+) and (\w+) are adjacent by height", "next"), (r"(\w+) and (\w+) are not adjacent by height", "not_next"),
+               (r"(\w+) and (\w+) are two ranks apart", "gap1")],
+}
+
+
+def _rank(s):
+    return 1 if s == "tallest" else int(s[0])
+
+
+def _order_test(kind, args, n):
+    a, b = args[0], args[1] if len(args) > 1 else None
+    return {
+        "before": lambda p: p[a] < p[b], "just": lambda p: p[b] == p[a] + 1, "just_after": lambda p: p[a] == p[b] + 1,
+        "at": lambda p: p[a] == _rank(b), "not_at": lambda p: p[a] != _rank(b), "end": lambda p: p[a] in (1, n),
+        "not_end": lambda p: p[a] not in (1, n), "next": lambda p: abs(p[a] - p[b]) == 1,
+        "not_next": lambda p: abs(p[a] - p[b]) != 1, "gap1": lambda p: abs(p[a] - p[b]) == 2,
+    }[kind]
+
+
+def test_ordering_answers_are_the_unique_solution():
+    diff = _difficulties("ordering")
+    for rid, q, answer, _ in records("ordering"):
+        people = _people(q)
+        n = len(people)
+        ctx = "row" if "seat" in q else "height" if "tall" in q else "race"
+        body = re.split(r"(?:Clues|We know|Facts|Known): ", q, maxsplit=1)[1]
+        ask_at = re.search(r"[.;] ([^.;]*\?)", body).start() + 2  # the question: the sentence with "?"
+        clue_part, ask = body[:ask_at], body[ask_at:]
+        tests = []
+        for piece in re.split(r"\d\) |[.;] ?", clue_part):
+            if not piece.strip():
+                continue
+            found = [(kind, m.groups()) for pat, kind in ORDER_CLUES[ctx] if (m := re.fullmatch(pat, piece.strip()))]
+            assert len(found) == 1, (rid, piece)
+            tests.append(_order_test(*found[0], n))
+        sols = [p for p in (dict(zip(perm, range(1, n + 1))) for perm in permutations(people))
+                if all(t(p) for t in tests)]
+        assert len(sols) == 1, (rid, q, sols)
+        named = [p for p in people if re.search(rf"\b{p}\b", ask)]
+        if named:
+            assert answer == str(sols[0][named[0]]), (rid, q, answer)
+        else:
+            k = int(m.group(1)) if (m := re.search(r"(\d)", ask)) else 1  # "Who is the tallest?"
+            assert answer == next(p for p in people if sols[0][p] == k), (rid, q, answer)
+        assert n == {"easy": 3, "medium": 4, "hard": 5}[diff[rid]], (rid, q)
+
+
+def test_ordering_traces():
+    _check_traces("ordering")

@@ -1,0 +1,1 @@
+"""Category generators of tunix_nb's own datasets (standard library only; see common.py)."""
