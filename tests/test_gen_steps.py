@@ -154,6 +154,19 @@ def test_calc_dispatches_by_symbol():
         assert steps.calc(12, op, 3)[1] == want
 
 
+@pytest.mark.parametrize("a, op, b, text", [
+    (47, "×", 6, "47 × 6: 40 × 6 = 240, 7 × 6 = 42, 240 + 42 = 282"),
+    (4.35, "+", 1, "4.35 + 1 = 5.35"),
+    (20, "-", 35, "20 - 35: 35 is the bigger, so work out 35 - 20 and make it negative; 35 - 20 = 15; "
+                  "so 20 - 35 = -15"),
+    (1728, "÷", 6, "1728 / 6: 6 × 200 = 1200, 1728 - 1200 = 528, 6 × 80 = 480; "
+                   "528 - 480: 528 - 400 = 128, 128 - 80 = 48; 1728 / 6: 48 / 6 = 8, 200 + 80 = 280, 280 + 8 = 288"),
+])
+def test_say_gives_the_lines_as_one_phrase(a, op, b, text):
+    assert steps.say(a, op, b) == text
+    assert steps.inline(steps.calc(a, op, b)[0]) == text
+
+
 def test_division_it_cannot_break_down_is_refused():
     with pytest.raises(ValueError):
         steps.div(100, 7)  # not exact

@@ -13,7 +13,7 @@ import calendar
 import datetime as dt
 
 from gen.common import MONTHS, NAMES, WEEKDAYS, num, pick
-from gen.counting import add, mul, sub
+from gen.steps import say
 
 SECTION = "calendar"
 
@@ -37,18 +37,18 @@ def _feb_note(y: int, m: int) -> str:
 def _between(a: dt.date, b: dt.date) -> list[str]:
     """Lines counting the days from a to b (a < b), month by month; the last claim is the total."""
     if (a.year, a.month) == (b.year, b.month):
-        return [f"Both dates are in {MONTHS[a.month - 1]}: {sub(b.day, a.day)} days."]
+        return [f"Both dates are in {MONTHS[a.month - 1]}: {say(b.day, '-', a.day)} days."]
     n = _month_len(a.year, a.month)
     lines = [f"{MONTHS[a.month - 1]} {a.year} has {n} days{_feb_note(a.year, a.month)}, so from {_date(a, False)} "
-             f"to {MONTHS[a.month - 1]} {n} is {sub(n, a.day)} days."]
+             f"to {MONTHS[a.month - 1]} {n} is {say(n, '-', a.day)} days."]
     total = n - a.day
     y, m = (a.year + a.month // 12, a.month % 12 + 1)
     while (y, m) != (b.year, b.month):
         n = _month_len(y, m)
-        lines.append(f"All of {MONTHS[m - 1]} {y}: {n} more days{_feb_note(y, m)}, {add(total, n)}.")
+        lines.append(f"All of {MONTHS[m - 1]} {y}: {n} more days{_feb_note(y, m)}, {say(total, '+', n)}.")
         total += n
         y, m = (y + m // 12, m % 12 + 1)
-    lines.append(f"Then {b.day} more days to reach {_date(b, False)}: {add(total, b.day)}.")
+    lines.append(f"Then {b.day} more days to reach {_date(b, False)}: {say(total, '+', b.day)}.")
     return lines
 
 
@@ -57,32 +57,32 @@ def _shift(a: dt.date, n: int, forward: bool) -> list[str]:
     if forward:
         room = _month_len(a.year, a.month) - a.day
         if n <= room:
-            return [f"{MONTHS[a.month - 1]} has room: {add(a.day, n)}, so it is {MONTHS[a.month - 1]} {a.day + n}."]
+            return [f"{MONTHS[a.month - 1]} has room: {say(a.day, '+', n)}, so it is {MONTHS[a.month - 1]} {a.day + n}."]
         ml = _month_len(a.year, a.month)
-        lines = [f"{MONTHS[a.month - 1]} {a.year} has {ml} days{_feb_note(a.year, a.month)}: {sub(ml, a.day)} days "
-                 f"reach {MONTHS[a.month - 1]} {ml}, leaving {sub(n, room)}."]
+        lines = [f"{MONTHS[a.month - 1]} {a.year} has {ml} days{_feb_note(a.year, a.month)}: {say(ml, '-', a.day)} days "
+                 f"reach {MONTHS[a.month - 1]} {ml}, leaving {say(n, '-', room)}."]
         left, y, m = n - room, a.year + a.month // 12, a.month % 12 + 1
         while left > _month_len(y, m):
             ml = _month_len(y, m)
             lines.append(f"{MONTHS[m - 1]} {y} has {ml} days{_feb_note(y, m)}: after {MONTHS[m - 1]} {ml}, "
-                         f"{sub(left, ml)} are left.")
+                         f"{say(left, '-', ml)} are left.")
             left, y, m = left - ml, y + m // 12, m % 12 + 1
         return lines + [f"The last {left} days go into {MONTHS[m - 1]}: {MONTHS[m - 1]} {left}."]
     if n < a.day:
-        return [f"Stay in {MONTHS[a.month - 1]}: {sub(a.day, n)}, so it is {MONTHS[a.month - 1]} {a.day - n}."]
+        return [f"Stay in {MONTHS[a.month - 1]}: {say(a.day, '-', n)}, so it is {MONTHS[a.month - 1]} {a.day - n}."]
     y, m = (a.year, a.month - 1) if a.month > 1 else (a.year - 1, 12)
     lines = [f"Going back {a.day} days from {_date(a, False)} reaches the last day of {MONTHS[m - 1]}, "
-             f"leaving {sub(n, a.day)}."]
+             f"leaving {say(n, '-', a.day)}."]
     left = n - a.day
     while left >= _month_len(y, m):
         ml = _month_len(y, m)
         lines.append(f"{MONTHS[m - 1]} {y} has {ml} days{_feb_note(y, m)}: going back all of it leaves "
-                     f"{sub(left, ml)}.")
+                     f"{say(left, '-', ml)}.")
         left = left - ml
         y, m = (y, m - 1) if m > 1 else (y - 1, 12)
     ml = _month_len(y, m)
     return lines + [f"{MONTHS[m - 1]} {y} has {ml} days{_feb_note(y, m)}: back {left} from {MONTHS[m - 1]} {ml} "
-                    f"is {sub(ml, left)}, so {MONTHS[m - 1]} {ml - left}."]
+                    f"is {say(ml, '-', left)}, so {MONTHS[m - 1]} {ml - left}."]
 
 
 def _pair(rng, d: str) -> tuple[dt.date, dt.date]:
@@ -140,7 +140,7 @@ def calendar_question(rng, d):
         steps, left = [], n
         for part in (w - w % 10, w % 10):  # tens of weeks, then single weeks
             if part:
-                steps.append(f"{mul(7, part)}, {sub(left, 7 * part)}")
+                steps.append(f"{say(7, '×', part)}, {say(left, '-', 7 * part)}")
                 left -= 7 * part
         lines.append(f"Whole weeks do not change the weekday, so take them away: {'; '.join(steps)}. "
                      f"That leaves {r} day{'s' * (r != 1)}.")
@@ -158,13 +158,13 @@ def _leap_check(y: int) -> list[str]:
     if y % 100:
         t = y % 100
         w, r = divmod(t, 4)
-        why = (f"{mul(4, w)}, so {t} is a multiple of 4" if r == 0 else
-               f"{mul(4, w)} and {sub(t, 4 * w)} is left over, so {t} is not a multiple of 4")
+        why = (f"{say(4, '×', w)}, so {t} is a multiple of 4" if r == 0 else
+               f"{say(4, '×', w)} and {say(t, '-', 4 * w)} is left over, so {t} is not a multiple of 4")
         return [f"{y} is not a century year, so it is a leap year exactly when its last two digits, {t}, "
                 f"make a multiple of 4: {why}."]
     h = y // 100
     w, r = divmod(h, 4)
-    why = (f"{mul(4, w)}, a multiple of 4" if r == 0 else f"{mul(4, w)} and {sub(h, 4 * w)} is left over")
+    why = (f"{say(4, '×', w)}, a multiple of 4" if r == 0 else f"{say(4, '×', w)} and {say(h, '-', 4 * w)} is left over")
     return [f"{y} is a century year, so it must divide by 400, which means {h} must be a multiple of 4: {why}."]
 
 
@@ -247,7 +247,7 @@ def _dur(minutes: int) -> str:
     return " ".join(x for x in (hs, ms) if x)
 
 
-def _plus(t: int, dur: int, sign: int, say: bool = False) -> list[str]:
+def _plus(t: int, dur: int, sign: int, tell: bool = False) -> list[str]:
     """Lines adding (sign 1) or taking away (sign -1) a duration, minutes first, then hours, with the
     carry or borrow of an hour and of a day at midnight."""
     h, m = divmod(t, 60)
@@ -255,16 +255,16 @@ def _plus(t: int, dur: int, sign: int, say: bool = False) -> list[str]:
     lines, carry = [], 0
     if dm and sign > 0:
         s = m + dm
-        lines.append(f"Minutes: {add(m, dm)}." + (f" That is a full hour and {sub(s, 60)} minute{'s' * (s != 61)}, so carry 1 hour."
+        lines.append(f"Minutes: {say(m, '+', dm)}." + (f" That is a full hour and {say(s, '-', 60)} minute{'s' * (s != 61)}, so carry 1 hour."
                                                      if s >= 60 else ""))
         carry, m = s // 60, s % 60
     elif dm:
         if m >= dm:
-            lines.append(f"Minutes: {sub(m, dm)}.")
+            lines.append(f"Minutes: {say(m, '-', dm)}.")
             m -= dm
         else:
-            lines.append(f"Minutes: {m} is less than {dm}, so borrow 1 hour: {add(m, 60)}, and "
-                         f"{sub(m + 60, dm)}.")
+            lines.append(f"Minutes: {m} is less than {dm}, so borrow 1 hour: {say(m, '+', 60)}, and "
+                         f"{say(m + 60, '-', dm)}.")
             carry, m = -1, m + 60 - dm
     if dh or carry:
         change = dh * sign + carry
@@ -283,7 +283,7 @@ def _plus(t: int, dur: int, sign: int, say: bool = False) -> list[str]:
     else:
         lines.append(f"The hour stays {h}.")
     assert h * 60 + m == (t + sign * dur) % 1440
-    return lines + ([f"That makes it {_hm(h * 60 + m)}."] if say else [])
+    return lines + ([f"That makes it {_hm(h * 60 + m)}."] if tell else [])
 
 
 def _elapsed(t1: int, t2: int) -> list[str]:
@@ -292,17 +292,17 @@ def _elapsed(t1: int, t2: int) -> list[str]:
     if t2 <= t1:
         t2 += 1440
     if t1 // 60 == t2 // 60:
-        return [f"Both times are in the same hour: {sub(t2 % 60, t1 % 60)} minutes."]
+        return [f"Both times are in the same hour: {say(t2 % 60, '-', t1 % 60)} minutes."]
     parts, lines = [], []
     h1 = t1 // 60 + (1 if t1 % 60 else 0)
     if t1 % 60:
-        lines.append(f"From {_hm(t1)} to {_hm(h1 * 60)}: {sub(60, t1 % 60)} minutes.")
+        lines.append(f"From {_hm(t1)} to {_hm(h1 * 60)}: {say(60, '-', t1 % 60)} minutes.")
         parts.append(60 - t1 % 60)
     h2 = t2 // 60
     if h2 > h1:
         hours = h2 - h1
         over = f" (after midnight the hours go on as 24, 25, ..., so {h1} to {h2})" if h2 >= 24 else ""
-        lines.append(f"From {_hm(h1 * 60)} to {_hm(h2 * 60)}{over}: {sub(h2, h1)} hours, and {mul(hours, 60)} minutes.")
+        lines.append(f"From {_hm(h1 * 60)} to {_hm(h2 * 60)}{over}: {say(h2, '-', h1)} hours, and {say(hours, '×', 60)} minutes.")
         parts.append(hours * 60)
     if t2 % 60:
         lines.append(f"From {_hm(h2 * 60)} to {_hm(t2)}: {t2 % 60} minutes.")
@@ -310,7 +310,7 @@ def _elapsed(t1: int, t2: int) -> list[str]:
     if len(parts) > 1:
         steps, acc = [], parts[0]
         for p in parts[1:]:
-            steps.append(add(acc, p))
+            steps.append(say(acc, '+', p))
             acc += p
         lines.append("Add the pieces: " + "; ".join(steps) + ".")
     return lines

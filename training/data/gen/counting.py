@@ -3,132 +3,21 @@
 Teaches the product rule, "ordered picks divided by the orders" (committees, handshakes, paths),
 gluing neighbours into a block, complements and inclusion–exclusion. Every answer is counted by brute
 force over the actual objects (itertools over the named people, options, digits and moves) and the
-formula the trace explains is asserted to give that same count. The trace's arithmetic comes in small
-checkable claims (a times-table product, or a bigger one broken down by place value), the last one
-giving the answer."""
+formula the trace explains is asserted to give that same count. The trace's arithmetic comes from
+gen.steps in small checkable claims (a times-table product, or a bigger one broken down by place
+value), the last one giving the answer."""
 
 from __future__ import annotations
 
 import itertools
 import math
 
-from gen.common import NAMES, num, pick
+from gen.common import NAMES, pick
+from gen.counting_steps import choose, done, fact, fall, product
+from gen.steps import say
+from gen.words import join
 
 SECTION = "counting"
-
-
-# --- small checkable arithmetic: lists of "A op B = C" claims, none beyond a times table ----------
-
-def _parts(n: int) -> list[int]:
-    """Place-value parts: 336 -> [300, 30, 6]."""
-    s = str(n)
-    return [int(c) * 10 ** (len(s) - 1 - i) for i, c in enumerate(s) if c != "0"] or [0]
-
-
-def _round(n: int) -> bool:
-    return len(_parts(n)) == 1
-
-
-def _sum(values: list[int]) -> list[str]:
-    out, acc = [], values[0]
-    for v in values[1:]:
-        out += _add(acc, v)
-        acc += v
-    return out
-
-
-def _add(a: int, b: int, sign: int = 1) -> list[str]:
-    """a + b (or a - b with sign -1), adding b's place-value parts one at a time: 44 + 37: 44 + 30 = 74,
-    74 + 7 = 81."""
-    op = "+" if sign > 0 else "-"
-    if b < 10 or _round(b) or (sign > 0 and (a < 10 or _round(a))) or (sign < 0 and a < 100 and a - b < 10):
-        return [f"{a} {op} {b} = {a + sign * b}"]
-    out = []
-    for p in _parts(b):
-        out.append(f"{a} {op} {p} = {a + sign * p}")
-        a += sign * p
-    return out
-
-
-def _mul(a: int, b: int) -> list[str]:
-    """a × b for a one-digit b (or a times-table product): 56 × 6: 50 × 6 = 300, 6 × 6 = 36, 300 + 36 = 336."""
-    if max(a, b) <= 12 or min(a, b) <= 1 or 10 in (a, b) or (_round(a) and _round(b)):
-        return [f"{a} × {b} = {a * b}"]
-    a, b = max(a, b), min(a, b)
-    assert b < 10, (a, b)  # never needed: one factor of every product here is a digit
-    prods = [p * b for p in _parts(a)]
-    return [f"{p} × {b} = {p * b}" for p in _parts(a)] + _sum(prods)
-
-
-def _div(a: int, b: int) -> list[str]:
-    """a ÷ b for an exact division by a one-digit b, by place value: 336 ÷ 6: 6 × 50 = 300,
-    336 - 300 = 36, 36 ÷ 6 = 6, 50 + 6 = 56."""
-    q = a // b
-    assert q * b == a and 1 <= b <= 10, (a, b)
-    parts = _parts(q)
-    if q <= 12 or len(parts) == 1:
-        return [f"{a} ÷ {b} = {q}"]
-    out, r = [], a
-    for i, p in enumerate(parts):
-        if i == len(parts) - 1 and p < 10:
-            out.append(f"{r} ÷ {b} = {p}")
-            break
-        out.append(f"{b} × {p} = {b * p}")
-        if i < len(parts) - 1:
-            out += _add(r, b * p, -1)
-        r -= b * p
-    return out + _sum(parts)
-
-
-def _say(expr: str, claims: list[str]) -> str:
-    return claims[0] if len(claims) == 1 else f"{expr}: " + ", ".join(claims)
-
-
-def mul(a, b): return _say(f"{a} × {b}", _mul(a, b))
-def div(a, b): return _say(f"{a} ÷ {b}", _div(a, b))
-def add(a, b): return _say(f"{a} + {b}", _add(a, b))
-def sub(a, b): return _say(f"{a} - {b}", _add(a, b, -1))
-
-
-def product(factors: list[int]) -> tuple[str, int]:
-    """'5 × 4 = 20; 20 × 3 = 60', the running product one small claim at a time."""
-    acc, steps = factors[0], []
-    for f in factors[1:]:
-        steps.append(mul(acc, f))
-        acc *= f
-    return "; ".join(steps) if steps else f"{acc}", acc
-
-
-def fall(n: int, k: int) -> list[int]:
-    return list(range(n, n - k, -1))
-
-
-def choose(n: int, k: int, what: str) -> tuple[list[str], int]:
-    """Lines explaining C(n, k) as ordered picks divided by the orders of one group."""
-    lines = []
-    if k > n - k:
-        lines.append(f"Choosing the {k} is the same as choosing the {n - k} left out.")
-        k = n - k
-    if k == 0:
-        return lines + ["There is exactly 1 way."], 1
-    if k == 1:
-        return lines + [f"There are {n} ways to choose 1 of the {n} {what}."], n
-    text, ordered = product(fall(n, k))
-    orders = math.factorial(k)
-    lines.append(f"Picking {k} of the {n} {what} one after another: {text}.")
-    lines.append(f"Each group of {k} turns up in {' × '.join(map(str, fall(k, k)))} = {orders} orders, "
-                 f"so divide: {div(ordered, orders)}.")
-    return lines, ordered // orders
-
-
-def listing(words) -> str:
-    words = list(words)
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def done(lines: list[str], count: int, enumerated: int) -> tuple[list[str], str]:
-    assert count == enumerated, (count, enumerated, lines)  # the explained formula = the brute force
-    return lines + [f"So the answer is {count}."], num(count)
 
 
 # --- outfits: the product rule, a banned pair (complement), two banned pairs (inclusion–exclusion) --
@@ -178,7 +67,7 @@ def outfits(rng, d):
     count = sum(1 for c in combos if not any(x in c and y in c for x, y in bans))
     sizes = [len(o) for _, o in chosen]
     text, total = product(sizes)
-    lines = [f"There are {listing(f'{n} {pl}' for n, (pl, _) in zip(sizes, chosen))}.",
+    lines = [f"There are {join(f'{n} {pl}' for n, (pl, _) in zip(sizes, chosen))}.",
              f"Every choice from one group goes with every choice from the others, so multiply: {text}."]
     if not bans:
         return (q, *done(lines, total, count))
@@ -198,13 +87,13 @@ def outfits(rng, d):
         lines.append(f"{thing.capitalize()}s with both {x} and {y}: {why}.")
         bad.append(n_bad)
     if len(bans) == 1:
-        lines.append(f"Take those away: {sub(total, bad[0])}.")
+        lines.append(f"Take those away: {say(total, '-', bad[0])}.")
         return (q, *done(lines, total - bad[0], count))
     both_items = list(dict.fromkeys(bans[0] + bans[1]))
     n_both, why = with_all(both_items)
-    lines.append(f"{thing.capitalize()}s breaking both rules at once ({listing(both_items)}): {why}.")
+    lines.append(f"{thing.capitalize()}s breaking both rules at once ({join(both_items)}): {why}.")
     lines.append("Take away each kind of bad one, then add back those taken away twice: "
-                 f"{sub(total, bad[0])}; {sub(total - bad[0], bad[1])}; {add(total - sum(bad), n_both)}.")
+                 f"{say(total, '-', bad[0])}; {say(total - bad[0], '-', bad[1])}; {say(total - sum(bad), '+', n_both)}.")
     return (q, *done(lines, total - sum(bad) + n_both, count))
 
 
@@ -223,11 +112,11 @@ def handshakes(rng, d):
     couples = [(people[2 * i], people[2 * i + 1]) for i in range(k)]
     rng.shuffle(couples)
     listed = sorted(people, key=lambda p: rng.random())
-    q = pick(rng, (f"{listing(listed)} meet, and each {act}.",
-                   f"At {host}'s party, each of {listing(listed)} {act}.",
-                   f"There are {len(people)} friends: {listing(listed)}. Each {act}."))
+    q = pick(rng, (f"{join(listed)} meet, and each {act}.",
+                   f"At {host}'s party, each of {join(listed)} {act}.",
+                   f"There are {len(people)} friends: {join(listed)}. Each {act}."))
     if couples:
-        q += f" The couples are {listing(f'{a} & {b}' for a, b in couples)}; partners skip each other."
+        q += f" The couples are {join(f'{a} & {b}' for a, b in couples)}; partners skip each other."
     if absent:
         q += pick(rng, (f" {absent} has a sore hand and sits out completely.",
                         f" {absent} arrives late and misses all of them."))
@@ -242,15 +131,15 @@ def handshakes(rng, d):
     lines = [f"Count the pairs of people: each {noun} is one pair."]
     if absent:
         lines.append(f"{absent} takes part in none, so only the other {n} people count.")
-    lines.append(f"Each of the {n} people pairs with {n - 1} others: {mul(n, n - 1)}.")
+    lines.append(f"Each of the {n} people pairs with {n - 1} others: {say(n, '×', n - 1)}.")
     pairs = n * (n - 1) // 2
-    lines.append(f"That counts every {noun} twice, once from each side: {div(n * (n - 1), 2)}.")
+    lines.append(f"That counts every {noun} twice, once from each side: {say(n * (n - 1), '/', 2)}.")
     if not couples:
         return (q, *done(lines, pairs, count))
     left = [c for c in couples if absent not in c]
     if absent:
         lines.append(f"The couple with {absent} is already gone, so {len(left)} couples remain.")
-    lines.append(f"Remove the {len(left)} couple pairs: {sub(pairs, len(left))}.")
+    lines.append(f"Remove the {len(left)} couple pairs: {say(pairs, '-', len(left))}.")
     return (q, *done(lines, pairs - len(left), count))
 
 
@@ -272,10 +161,6 @@ RULES = {  # rule: (difficulty, phrase); X, Y, Z are three of the people
 }
 
 
-def fact(n: int) -> tuple[str, int]:
-    return product(list(range(n, 1, -1))) if n > 1 else ("1", 1)
-
-
 def lineups(rng, d):
     n = rng.randint(3, 5) if d == "easy" else rng.randint(4, 6)
     letters = rng.random() < 0.4  # the letters of a word instead of people
@@ -285,7 +170,7 @@ def lineups(rng, d):
         q = pick(rng, SPELL).format(w=word)
     else:
         people, what = rng.sample(NAMES, n), "people"
-        q = pick(rng, LINES).format(p=listing(people))
+        q = pick(rng, LINES).format(p=join(people))
     X, Y, Z = people[:3]
     rule = None if d == "easy" else pick(rng, [r for r, (rd, _) in RULES.items() if rd == d])
     if rule:
@@ -314,30 +199,30 @@ def lineups(rng, d):
         return (q, *done(lines, f1, count))
     if rule in ("together", "apart"):
         lines.append(f"Glue {X} and {Y} into one block: that leaves {n - 1} units to order: {f1_text}.")
-        lines.append(f"Inside the block they can stand in 2 orders: {mul(f1, 2)}.")
+        lines.append(f"Inside the block they can stand in 2 orders: {say(f1, '×', 2)}.")
         if rule == "together":
             return (q, *done(lines, 2 * f1, count))
-        lines.append(f"Those are exactly the orders where they are neighbours; take them away: {sub(all_n, 2 * f1)}.")
+        lines.append(f"Those are exactly the orders where they are neighbours; take them away: {say(all_n, '-', 2 * f1)}.")
         return (q, *done(lines, all_n - 2 * f1, count))
     if rule == "not_end":
         lines.append(f"{X} can take any of the {n - 2} middle places; the other {n - 1} fill the rest: {f1_text}.")
-        lines.append(f"Multiply: {mul(n - 2, f1)}.")
+        lines.append(f"Multiply: {say(n - 2, '×', f1)}.")
         return (q, *done(lines, (n - 2) * f1, count))
     if rule == "before":
         lines.append(f"Swapping {X} and {Y} pairs each order with one where the other comes first, "
-                     f"so exactly half have {X} before {Y}: {div(all_n, 2)}.")
+                     f"so exactly half have {X} before {Y}: {say(all_n, '/', 2)}.")
         return (q, *done(lines, all_n // 2, count))
     f2_text, f2 = fact(n - 2)
     if rule == "together_first":
         lines.append(f"{Z} takes the first place. Glue {X} and {Y} into a block: {n - 2} units fill the "
                      f"other places: {f2_text}.")
-        lines.append(f"The block has 2 inner orders: {mul(f2, 2)}.")
+        lines.append(f"The block has 2 inner orders: {say(f2, '×', 2)}.")
         return (q, *done(lines, 2 * f2, count))
     lines.append(f"Orders with {X} first: the other {n - 1} in any order, {f1_text}. Orders with {Y} last: "
                  f"also {f1}.")
     lines.append(f"Orders with both {X} first and {Y} last: the middle {n - 2} in any order, {f2_text}.")
     lines.append("Take away both bad kinds, then add back the ones taken away twice: "
-                 f"{sub(all_n, f1)}; {sub(all_n - f1, f1)}; {add(all_n - 2 * f1, f2)}.")
+                 f"{say(all_n, '-', f1)}; {say(all_n - f1, '-', f1)}; {say(all_n - 2 * f1, '+', f2)}.")
     return (q, *done(lines, all_n - 2 * f1 + f2, count))
 
 
@@ -350,8 +235,8 @@ def committees(rng, d):
         *people, picker = rng.sample(NAMES, b + g + 1)
         c1, c2 = people[:b], people[b:]
         k = 3
-        q = pick(rng, (f"The chess club has {listing(c1)}; the drama club has {listing(c2)}.",
-                       f"{listing(c1)} are in the chess club, and {listing(c2)} are in the drama club."))
+        q = pick(rng, (f"The chess club has {join(c1)}; the drama club has {join(c2)}.",
+                       f"{join(c1)} are in the chess club, and {join(c2)} are in the drama club."))
         q += f" {picker} chooses a {body} of {k} from these {b + g} people with at least one member from each club."
     else:
         n = rng.randint(4, 7) if d == "easy" else rng.randint(5, 9)
@@ -359,8 +244,8 @@ def committees(rng, d):
         k = rng.choice((2, 3)) if d != "medium" else rng.choice((2, 3, n - 2))
         X, Y = people[:2]
         rule = {"easy": None, "medium": pick(rng, ("in", "out")), "hard": pick(rng, ("feud", "in_feud"))}[d]
-        q = pick(rng, (f"{picker} chooses a {body} of {k} from {listing(sorted(people, key=lambda p: rng.random()))}.",
-                       f"From the {n} people {listing(people)}, {picker} must pick a {body} of {k}."))
+        q = pick(rng, (f"{picker} chooses a {body} of {k} from {join(sorted(people, key=lambda p: rng.random()))}.",
+                       f"From the {n} people {join(people)}, {picker} must pick a {body} of {k}."))
         q += {None: "", "in": f" {X} must be on it.", "out": f" {X} refuses to serve.",
               "feud": f" {X} and {Y} refuse to serve together.",
               "in_feud": f" {X} must be on it, and {Y} will not serve with {X}."}[rule]
@@ -375,7 +260,7 @@ def committees(rng, d):
         l2, only2 = choose(g, k, "drama members") if g >= k else ([], 0)
         lines += [f"Now the {body}s that miss a club. All from chess:"] + (l1 or [f"Impossible with only {b}, so 0."])
         lines += ["All from drama:"] + (l2 or [f"Impossible with only {g}, so 0."])
-        lines.append(f"Take both kinds away: {sub(total, only1)}; {sub(total - only1, only2)}.")
+        lines.append(f"Take both kinds away: {say(total, '-', only1)}; {say(total - only1, '-', only2)}.")
         return (q, *done(lines, total - only1 - only2, count))
 
     def ok(t):
@@ -403,7 +288,7 @@ def committees(rng, d):
     lines = order + ["First ignore the feud."] + lines
     bad_lines, bad = choose(n - 2, k - 2, "others")
     lines += [f"{body.capitalize()}s with both {X} and {Y}: the other {k - 2} come from the remaining {n - 2}."]
-    lines += bad_lines + [f"Take those away: {sub(total, bad)}."]
+    lines += bad_lines + [f"Take those away: {say(total, '-', bad)}."]
     return (q, *done(lines, total - bad, count))
 
 
@@ -420,7 +305,7 @@ def digits(rng, d):
         return digits(rng, d)
     x = rng.choice(ds)
     distinct = "distinct" in rule
-    dl = listing(map(str, ds))
+    dl = join(map(str, ds))
     name = pick(rng, NAMES)
     noun = f"{'even ' if 'even' in rule else ''}{length}-digit {pick(rng, ('numbers', 'codes'))}"
     noun += {"big": " above 600", "distinct_big": " above 600", "has": f" containing at least one {x}"}.get(rule, "")
@@ -443,7 +328,7 @@ def digits(rng, d):
         none_text, none = product([n - 1] * length)
         lines += [f"All {length}-digit numbers from these digits: {all_text}.",
                   f"Those with no {x} at all use only the other {n - 1} digits: {none_text}.",
-                  f"The rest contain at least one {x}: {sub(total, none)}."]
+                  f"The rest contain at least one {x}: {say(total, '-', none)}."]
         return (q, *done(lines, total - none, count))
     if rule in ("repeat", "distinct"):
         factors = [n] * length if rule == "repeat" else fall(n, length)
@@ -451,12 +336,12 @@ def digits(rng, d):
                      "Each place can take any digit not used yet, so each place has one choice fewer.")
     elif rule in ("even", "distinct_even"):
         factors = [len(evens)] + ([n] * 2 if rule == "even" else fall(n - 1, 2))
-        lines.append(f"The last digit must be even: {listing(map(str, evens))}, so {len(evens)} choices. "
+        lines.append(f"The last digit must be even: {join(map(str, evens))}, so {len(evens)} choices. "
                      + ("The other two places take any digit." if rule == "even" else
                         f"Then the first place has {n - 1} choices left and the middle place {n - 2}."))
     else:
         factors = [len(bigs)] + ([n] * 2 if rule == "big" else fall(n - 1, 2))
-        lines.append(f"Greater than 600 means the first digit is more than 5: {listing(map(str, bigs))}, "
+        lines.append(f"Greater than 600 means the first digit is more than 5: {join(map(str, bigs))}, "
                      f"so {len(bigs)} choice{'s' * (len(bigs) > 1)}. "
                      + ("The other two places take any digit." if rule == "big" else
                         f"Then the next place has {n - 1} choices left and the last place {n - 2}."))
@@ -506,11 +391,11 @@ def paths(rng, d):
         return (q, *done(total_lines, total, count))
     l1, c1 = routes(x, y, f"From (0, 0) to ({x}, {y})")
     l2, c2 = routes(a - x, b - y, f"From ({x}, {y}) to ({a}, {b})")
-    lines = l1 + l2 + [f"Every first half goes with every second half: {mul(c1, c2)}."]
+    lines = l1 + l2 + [f"Every first half goes with every second half: {say(c1, '×', c2)}."]
     if rule == "via":
         return (q, *done(lines, c1 * c2, count))
     lines = total_lines + [f"Now the routes through ({x}, {y}), to take away."] + lines
-    lines.append(f"Routes that avoid ({x}, {y}): {sub(total, c1 * c2)}.")
+    lines.append(f"Routes that avoid ({x}, {y}): {say(total, '-', c1 * c2)}.")
     return (q, *done(lines, total - c1 * c2, count))
 
 

@@ -279,6 +279,17 @@ def calc(a, op: str, b) -> tuple[list[str], Fraction]:
     return fn(a, b)
 
 
+def inline(lines: list[str]) -> str:
+    """One operation's lines as a phrase inside a sentence: joined by semicolons, without their full
+    stops ("so" in small letters), e.g. "15 × 12: split 12 into 10 and 2; 15 × 2: ...; so 15 × 12 = 180"."""
+    return "; ".join(line[:-1] if line.endswith(".") else line for line in lines).replace("; So ", "; so ")
+
+
+def say(a, op: str, b) -> str:
+    """calc(a, op, b) as one phrase (see inline): its last claim gives the result."""
+    return inline(calc(a, op, b)[0])
+
+
 def percent(p, n) -> tuple[list[str], Fraction]:
     """p% of n: by hundreds when n is whole hundreds (400 / 100 = 4, 4 × 15 = 60), by a known part
     when p is one (25% is a quarter: 480 / 4), else n × p, then / 100."""
