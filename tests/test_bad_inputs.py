@@ -101,6 +101,8 @@ CASES = [
      "eval_v2.jsonl: data.eval_columns.prompt: column 'Problem' is not in the data"),
     ("columns: unknown field", [*RUN, "--set", "data.columns.questoin=Problem"],
      "data.columns.questoin: is not one of our fields"),
+    ("row range: not START:STOP", [*RUN, "--set", "data.eval_rows=last200"],
+     "data.eval_rows: 'last200' is not a row range; write START:STOP"),
     ("columns: not ours=theirs", ["validate-data", "{w}/own.csv", "--kind", "train", "--columns", "question"],
      "--columns: 'question' is not ours=theirs"),
     ("empty csv", ["validate-data", "{w}/empty.csv", "--kind", "train"], "empty.csv: -: no records"),

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import datasets
@@ -49,6 +50,26 @@ def test_a_mix_draws_rows_by_weight_the_same_for_the_same_seed(tmp_path):
     assert (src_a["rows_read"], src_a["rows_used"], src_a["rows_dropped"]) == (60, 31, {"not drawn by the mix": 29})
     assert (src_b["rows_read"], src_b["rows_used"], src_b["weight"]) == (40, 10, 0.25)
     assert len(src_a["sha256"]) == 64 and first.datasets["train"]["kind"] == "mix"
+
+
+def test_row_ranges_hold_out_the_end_of_one_file(tmp_path):
+    """data.rows / data.eval_rows / a mix entry's rows: one file split into training rows and held-out
+    eval items, in the file's order (Python's slices), the rows' ids keeping their places."""
+    rows = train_rows("g", 10)
+    both = jsonl(tmp_path / "g.jsonl", rows)
+    cfg = cfg_with(tmp_path, f"data.train_file={both}", "data.rows=:-3", f"data.eval_file={both}", "data.eval_rows=-3:",
+                   "data.eval_columns={id: id, prompt: question, expected_answer: answer}")
+    loaded = inputs.load_run_data(cfg)
+    assert [r.id for r in loaded.train] == [f"g{i}" for i in range(7)]
+    assert [r.id for r in loaded.eval] == ["g7", "g8", "g9"] and loaded.eval[0].expected_answer == "8"
+    info = loaded.datasets["train"]
+    assert (info["rows"], info["rows_in_source"], info["rows_read"], info["rows_used"]) == (":-3", 10, 7, 7)
+    mix = f"data.mix=[{{file: {both}, rows: '2:5'}}]"
+    assert sorted(r.id for r in inputs.load_run_data(cfg_with(tmp_path, "data.train_file=null", mix)).train) == ["g2", "g3", "g4"]
+    for bad, setting in (("data.rows=1-3", "data.rows"), ("data.eval_rows=last", "data.eval_rows"),
+                         ("data.mix=[{file: x.jsonl, rows: '1:a'}]", "data.mix[0].rows")):
+        with pytest.raises(UserError, match=rf"{re.escape(setting)}: .* is not a row range; write START:STOP"):
+            cfg_with(tmp_path, "data.train_file=null" if "mix" in bad else "data.rows=null", bad)
 
 
 def test_contamination_drops_a_duplicate_and_a_13_gram_near_duplicate_or_refuses(tmp_path):

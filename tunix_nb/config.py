@@ -74,6 +74,24 @@ def check_columns(columns: dict[str, str], setting: str, fields: tuple[str, ...]
                  f"{{{fields[1]}: Problem}}")
 
 
+_ROWS_RE = re.compile(r"^(-?\d+)?:(-?\d+)?$")
+
+
+def rows_slice(spec: str | None) -> slice:
+    """A row range "START:STOP" as Python slices it (negative counts from the end, either side may
+    be empty): ":-200" is all but the last 200 rows, "-200:" the last 200."""
+    if spec is None:
+        return slice(None)
+    m = _ROWS_RE.match(spec.replace(" ", ""))
+    return slice(*(int(g) if g else None for g in m.groups()))
+
+
+def check_rows(spec: str | None, setting: str) -> None:
+    _require(spec is None or bool(_ROWS_RE.match(spec.replace(" ", ""))), setting,
+             f"{spec!r} is not a row range; write START:STOP as Python slices a list, e.g. \":-200\" "
+             "(all but the last 200 rows) or \"-200:\" (the last 200)")
+
+
 @dataclass(frozen=True, kw_only=True)
 class MixSource:
     """One training source of `data.mix`."""
@@ -87,11 +105,14 @@ class MixSource:
     revision: str | None = None
     # ours: theirs, as data.columns.
     columns: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Only these rows of the source, in its order, as data.rows.
+    rows: str | None = None
 
     def __post_init__(self) -> None:
         # Field names relative to the entry: the loader puts "data.mix[i]." in front.
         _require(self.weight > 0, "weight", f"must be > 0 (got {self.weight})")
         check_columns(self.columns, "columns")
+        check_rows(self.rows, "rows")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +128,10 @@ class DataConfig:
     # one) and of eval_file (null: "test", or the only one).
     split: str | None = None
     eval_split: str | None = None
+    # Only a range of the source's rows, in its order, "START:STOP" as Python slices a list: e.g. one
+    # file split into training rows (rows ":-200") and held-out eval items (eval_rows "-200:").
+    rows: str | None = None
+    eval_rows: str | None = None
     # An HF id: its subset (config name, e.g. "main" for openai/gsm8k) and revision (commit or tag).
     subset: str | None = None
     revision: str | None = None
@@ -137,6 +162,8 @@ class DataConfig:
                  f"must be >= 1 or null (got {self.train_limit})")
         check_columns(self.columns, "data.columns")
         check_columns(self.eval_columns, "data.eval_columns", EVAL_MAPPABLE)
+        check_rows(self.rows, "data.rows")
+        check_rows(self.eval_rows, "data.eval_rows")
         if self.mix is not None:
             _require(len(self.mix) > 0, "data.mix", "is empty; list sources, or set it to null")
             _require(self.train_file is None, "data.train_file",
@@ -644,6 +671,9 @@ def _check(value: Any, hint: Any, name: str) -> Any:
             raise UserError(f"{name}: expected a number, got {value!r}")
         return float(value)
     if hint is str:
+        # PyYAML reads a plain "-200:" (a row range) as the mapping {-200: None}: give it back as written.
+        if isinstance(value, dict) and len(value) == 1 and None in value.values():
+            value = f"{next(iter(value))}:"
         if not isinstance(value, str):
             raise UserError(f"{name}: expected a string, got {value!r}")
         return value

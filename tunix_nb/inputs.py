@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from . import contamination, data, mixing
-from .config import Config
+from .config import Config, rows_slice
 from .errors import UserError
 from .schema import EVAL_MAPPABLE, TRAIN_FIELDS
 from .sources import Source, read_table
@@ -28,13 +28,16 @@ def read(src: Source, kind: str) -> Loaded:
     """A source's records (`kind`: train / prompts / eval), and every bad row as a problem line."""
     wanted = EVAL_MAPPABLE if kind == "eval" else TRAIN_FIELDS
     table = read_table(src, "eval" if kind == "eval" else "train", wanted)
-    records, problems, defaults = data.records_from_rows(table.rows, kind)
+    rows = table.rows[rows_slice(src.rows)]  # their ids keep the rows' places in the source
+    records, problems, defaults = data.records_from_rows(rows, kind)
     problems = table.problems + problems
     if not records and not problems:
         problems = [f"{table.where}: -: no records"]
-    info = {"path": table.where, "kind": table.kind, "sha256": table.sha256, "rows_read": len(table.rows),
+    info = {"path": table.where, "kind": table.kind, "sha256": table.sha256, "rows_read": len(rows),
             "rows_used": len(records), "rows_dropped": {}, "defaults": dict(defaults),
             "columns": dict(src.columns), "ignored_columns": list(table.ignored_columns)}
+    if src.rows is not None:
+        info.update(rows=src.rows, rows_in_source=len(table.rows))
     if table.kind == "hf":  # what was asked of the Hub; sha256 is then a hash of the rows read
         info.update(subset=src.subset, revision=src.revision)
     return Loaded(records, info, problems)
@@ -62,7 +65,7 @@ class RunData:
 def load_eval(cfg: Config) -> Loaded:
     """The eval items data.eval_file names (data.eval_split, data.eval_columns)."""
     d = cfg.data
-    return load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.eval_columns, "data.eval_file"), "eval")
+    return load(Source(d.eval_file, d.eval_split, d.subset, d.revision, d.eval_columns, "data.eval_file", d.eval_rows), "eval")
 
 
 def load_run_data(cfg: Config) -> RunData:
@@ -70,9 +73,9 @@ def load_run_data(cfg: Config) -> RunData:
     ev = load_eval(cfg)
     kind = "train" if cfg.training.max_steps != 0 else "prompts"  # no SFT: rows need no reasoning
     if d.mix is None:
-        parts = [load(Source(d.train_file, d.split, d.subset, d.revision, d.columns, "data.train_file"), kind)]
+        parts = [load(Source(d.train_file, d.split, d.subset, d.revision, d.columns, "data.train_file", d.rows), kind)]
     else:
-        parts = [load(Source(m.file, m.split, m.subset, m.revision, m.columns, f"data.mix[{i}].file"), kind)
+        parts = [load(Source(m.file, m.split, m.subset, m.revision, m.columns, f"data.mix[{i}].file", m.rows), kind)
                  for i, m in enumerate(d.mix)]
     for part in parts:
         _decontaminate(part, ev.records, d.contamination)

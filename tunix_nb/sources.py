@@ -47,6 +47,7 @@ class Source:
     revision: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)  # ours -> theirs
     setting: str = "data.train_file"  # the config field errors name
+    rows: str | None = None  # "START:STOP", a range of the rows in the source's order
 
 
 @dataclass(frozen=True)
