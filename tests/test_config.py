@@ -320,13 +320,13 @@ def test_the_duplicate_check_is_only_in_config_loading():
 
 
 @pytest.mark.parametrize("preset", ["submission_tpu_gemma3_1b", "submission_tpu_gemma2_2b", "submission_local_gpu"])
-def test_the_presets_people_run_train_on_a_mix_of_gsm8k_by_hf_id_and_our_data(preset):
+def test_the_presets_people_run_train_on_a_mix_of_gsm8k_by_hf_id_and_our_v3_data(preset):
     from tunix_nb.sources import source_kind
 
     d = load_config(ROOT / f"training/configs/{preset}.yaml").data
-    assert d.train_file is None and len(d.mix) == 2
+    assert d.train_file is None and len(d.mix) == 2 and d.eval_file == "training/data/eval_v3.jsonl"
     kinds = [source_kind(m.file) for m in d.mix]  # resolved without reading: no Hub access
     assert kinds == ["hf", "jsonl"]
     gsm8k = d.mix[0]
     assert (gsm8k.file, gsm8k.subset, gsm8k.split) == ("hf:openai/gsm8k", "main", "train")
-    assert gsm8k.weight > d.mix[1].weight
+    assert gsm8k.weight > d.mix[1].weight and d.mix[1].file == "training/data/dev-reasoning-v3.jsonl"
