@@ -4,26 +4,18 @@ The snippet between the ```python fences is compiled and executed here on its ow
 gen/code_tracing.py is used): what it prints must be the stored answer. Its shape must fit its
 difficulty (easy: straight-line code; medium: one loop or one branch; hard: nested loops, a loop
 with a branch, or a function), and no statement inside a loop may run more than six times (counted
-with a line tracer while it runs). Worked traces must pass the trace check and state the printed
-value."""
+with a line tracer while it runs). Worked traces must state the printed
+value (tests/test_data_v3.py runs the trace check on every trace)."""
 
 import contextlib
 import io
-import json
 import re
 import sys
 from collections import Counter
 
-from tunix_nb.scoring import check_trace
-from v3_data import DATA, records
+from v3_data import records, rows
 
 FENCE = re.compile(r"```python\n(.*?)\n```", re.DOTALL)
-
-
-def _difficulties():
-    rows = [json.loads(line) for name in ("dev-reasoning-v3.jsonl", "eval_v3.jsonl")
-            for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
-    return {r["id"]: r["difficulty"] for r in rows if r["category"] == "code_tracing"}
 
 
 def _run(code):
@@ -64,7 +56,7 @@ def test_every_answer_is_what_the_snippet_prints():
 
 
 def test_snippet_shapes_fit_the_difficulty():
-    diff = _difficulties()
+    diff = {r["id"]: r["difficulty"] for r in rows("code_tracing")}
     seen = Counter()
     for rid, q, _, _ in records("code_tracing"):
         n, loops, ifs, has_def, nested = _shape(FENCE.search(q).group(1))
@@ -79,13 +71,11 @@ def test_snippet_shapes_fit_the_difficulty():
     assert set(seen) == {"easy", "medium", "hard"}, seen
 
 
-def test_traces_pass_the_check_and_state_the_output():
+def test_traces_state_the_output():
     checked = 0
     for rid, _, answer, reasoning in records("code_tracing"):
         if not reasoning:
             continue  # an eval item
-        t = check_trace(f"<reasoning>{reasoning}</reasoning><answer>{answer}</answer>", answer)
-        assert t.ok in (True, None), (rid, t.errors)
         assert f"it prints {answer}" in reasoning and reasoning.splitlines()[-1] == f"So the answer is {answer}.", rid
         checked += 1
     assert checked >= 150

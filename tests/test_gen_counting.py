@@ -3,11 +3,10 @@ people, options, digits or grid are read back from the words and every arrangeme
 here, independently of the generator's formulas."""
 
 import itertools
-import json
 import re
 
 from tunix_nb.scoring import check_trace
-from v3_data import DATA, records
+from v3_data import records, rows
 
 NAMES = ("Ava", "Ben", "Chloe", "Diego", "Emma", "Farid", "Grace", "Hiro", "Isla", "Jamal", "Kira",
          "Liam", "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Victor")
@@ -136,14 +135,7 @@ def test_every_counting_answer_matches_an_enumeration_of_the_question():
     assert seen == {"paths", "digits", "committees", "handshakes", "lineups", "outfits"}
 
 
-def test_traces_check_and_every_difficulty_is_there():
-    train = [json.loads(line) for line in (DATA / "dev-reasoning-v3.jsonl").read_text(encoding="utf-8").splitlines()]
-    evals = [json.loads(line) for line in (DATA / "eval_v3.jsonl").read_text(encoding="utf-8").splitlines()]
-    mine = [r for r in train if r["category"] == "counting"]
-    for r in mine:
-        t = check_trace(f"<reasoning>{r['reasoning']}</reasoning><answer>{r['answer']}</answer>", r["answer"])
-        assert t.ok in (True, None), (r["id"], t.errors)
-        assert r["answer"] in r["reasoning"].splitlines()[-1]
-    assert sum(1 for r in mine if check_trace(f"<reasoning>{r['reasoning']}</reasoning>", r["answer"]).ok) > len(mine) // 2
-    for rows in (mine, [r for r in evals if r["category"] == "counting"]):
-        assert {r["difficulty"] for r in rows} == {"easy", "medium", "hard"}
+def test_most_training_traces_carry_checked_steps():
+    train = [r for r in rows("counting") if r["split"] == "train"]
+    checked = sum(1 for r in train if check_trace(f"<reasoning>{r['reasoning']}</reasoning>", r["answer"]).ok)
+    assert checked > len(train) // 2, (checked, len(train))

@@ -3,35 +3,10 @@
 The solver here reads only the question, brute-forces every ordering, and checks that exactly one fits
 and that it gives the stored answer (it shares no code with gen/ordering.py)."""
 
-import json
 import re
 from itertools import permutations
 
-from tunix_nb.scoring import check_trace
-from v3_data import DATA, records
-
-NAME_LIST = re.compile(r"([A-Z][a-z]+(?:, [A-Z][a-z]+)* and [A-Z][a-z]+)")
-
-
-def _difficulties(category):
-    rows = [json.loads(line) for name in ("dev-reasoning-v3.jsonl", "eval_v3.jsonl")
-            for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
-    return {r["id"]: r["difficulty"] for r in rows if r["category"] == category}
-
-
-def _people(question):
-    return re.split(r", | and ", NAME_LIST.search(question).group(1))
-
-
-def _check_traces(category):
-    rows = records(category)
-    for rid, _, answer, reasoning in rows:
-        if reasoning:
-            t = check_trace(f"<reasoning>{reasoning}</reasoning><answer>{answer}</answer>", answer)
-            assert t.ok in (True, None), (rid, t.errors)
-            assert answer in reasoning.splitlines()[-1], rid
-    assert set(_difficulties(category).values()) == {"easy", "medium", "hard"}
-
+from v3_data import people, records, rows
 
 ORDER_CLUES = {  # context -> [(pattern, clue type)]: positions count from the left / first / tallest
     "row": [(r"(\w+) sits somewhere to the left of (\w+)", "before"), (r"(\w+) sits directly to the left of (\w+)", "just"),
@@ -68,10 +43,10 @@ def _order_test(kind, args, n):
 
 
 def test_ordering_answers_are_the_unique_solution():
-    diff = _difficulties("ordering")
+    diff = {r["id"]: r["difficulty"] for r in rows("ordering")}
     for rid, q, answer, _ in records("ordering"):
-        people = _people(q)
-        n = len(people)
+        names = people(q)
+        n = len(names)
         ctx = "row" if "seat" in q else "height" if "tall" in q else "race"
         body = re.split(r"(?:Clues|We know|Facts|Known): ", q, maxsplit=1)[1]
         ask_at = re.search(r"[.;] ([^.;]*\?)", body).start() + 2  # the question: the sentence with "?"
@@ -83,17 +58,13 @@ def test_ordering_answers_are_the_unique_solution():
             found = [(kind, m.groups()) for pat, kind in ORDER_CLUES[ctx] if (m := re.fullmatch(pat, piece.strip()))]
             assert len(found) == 1, (rid, piece)
             tests.append(_order_test(*found[0], n))
-        sols = [p for p in (dict(zip(perm, range(1, n + 1))) for perm in permutations(people))
+        sols = [p for p in (dict(zip(perm, range(1, n + 1))) for perm in permutations(names))
                 if all(t(p) for t in tests)]
         assert len(sols) == 1, (rid, q, sols)
-        named = [p for p in people if re.search(rf"\b{p}\b", ask)]
+        named = [p for p in names if re.search(rf"\b{p}\b", ask)]
         if named:
             assert answer == str(sols[0][named[0]]), (rid, q, answer)
         else:
             k = int(m.group(1)) if (m := re.search(r"(\d)", ask)) else 1  # "Who is the tallest?"
-            assert answer == next(p for p in people if sols[0][p] == k), (rid, q, answer)
+            assert answer == next(p for p in names if sols[0][p] == k), (rid, q, answer)
         assert n == {"easy": 3, "medium": 4, "hard": 5}[diff[rid]], (rid, q)
-
-
-def test_ordering_traces():
-    _check_traces("ordering")

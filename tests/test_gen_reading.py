@@ -5,14 +5,12 @@ shapes), the question's noun phrase is unwound from the inside ("the owner of th
 works" -> works(Ava) -> owner(...)), and the facts are looked up. Tables: the rendered table
 (markdown or space-aligned) is read back into rows, the question is matched against its phrasings,
 and the answer is found by filtering and comparing the rows here. Nothing of gen/reading.py is used.
-Worked traces must pass the trace check and quote only sentences / cells that are really there."""
+Worked traces must end on the answer and quote only sentences / cells that are really there (the trace
+check itself is tests/test_data_v3.py's)."""
 
-import json
 import re
-from collections import Counter
 
-from tunix_nb.scoring import check_trace
-from v3_data import DATA, records
+from v3_data import records, rows
 
 # --- passages ------------------------------------------------------------------------------------
 
@@ -77,7 +75,7 @@ def _answer_passage(question):
 
 
 def test_passage_answers_follow_the_facts():
-    diff = _difficulties("passage_two_hop")
+    diff = {r["id"]: r["difficulty"] for r in rows("passage_two_hop")}
     for rid, q, answer, _ in records("passage_two_hop"):
         got, hops = _answer_passage(q)
         assert got == answer, (rid, q, got, answer)
@@ -202,7 +200,7 @@ KINDS = {"easy": {"compare", "pick"}, "medium": {"three_group", "group_lookup"},
 
 
 def test_table_answers_follow_the_rows():
-    diff = _difficulties("table_two_hop")
+    diff = {r["id"]: r["difficulty"] for r in rows("table_two_hop")}
     for rid, q, answer, _ in records("table_two_hop"):
         got, kind = _answer_table(q)
         assert got == answer, (rid, q, got, answer)
@@ -213,22 +211,12 @@ def test_table_answers_follow_the_rows():
 
 # --- both ----------------------------------------------------------------------------------------
 
-def _difficulties(category):
-    rows = [json.loads(line) for name in ("dev-reasoning-v3.jsonl", "eval_v3.jsonl")
-            for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
-    found = {r["id"]: r["difficulty"] for r in rows if r["category"] == category}
-    assert set(found.values()) == {"easy", "medium", "hard"}, Counter(found.values())
-    return found
-
-
-def test_traces_pass_the_check_and_quote_what_is_there():
+def test_traces_end_on_the_answer_and_quote_what_is_there():
     checked = 0
     for category in ("passage_two_hop", "table_two_hop"):
         for rid, q, answer, reasoning in records(category):
             if not reasoning:
                 continue  # an eval item
-            t = check_trace(f"<reasoning>{reasoning}</reasoning><answer>{answer}</answer>", answer)
-            assert t.ok in (True, None), (rid, t.errors)
             assert reasoning.splitlines()[-1] == f"So the answer is {answer}.", rid
             for quote in re.findall(r'The passage says: "([^"]+)"', reasoning):
                 assert quote in q, (rid, quote)

@@ -7,11 +7,9 @@ plus the denied conclusion demand such an impossible thing. (This is complete: a
 are two-term clauses each with a negated term, so a thing that survives the forcing can be
 completed by leaving it out of every class not forced on it.)"""
 
-import json
 import re
 
-from tunix_nb.scoring import check_trace
-from v3_data import DATA, records
+from v3_data import records, rows
 
 STATEMENT = re.compile(r"\b(all|no|some) ([a-z]+) are (not )?([a-z]+)", re.IGNORECASE)
 DENY = {"all": "some_not", "some_not": "all", "no": "some", "some": "no"}
@@ -52,14 +50,8 @@ def _valid(premises, conclusion, terms_exist=()):
     return not _consistent(premises + [denied], terms_exist)
 
 
-def _difficulties():
-    rows = [json.loads(line) for name in ("dev-reasoning-v3.jsonl", "eval_v3.jsonl")
-            for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
-    return {r["id"]: r["difficulty"] for r in rows if r["category"] == "syllogisms"}
-
-
 def test_syllogism_verdicts():
-    diff = _difficulties()
+    diff = {r["id"]: r["difficulty"] for r in rows("syllogisms")}
     for rid, q, answer, _ in records("syllogisms"):
         premises, conclusion = _parse(q)
         terms = sorted({t for _, x, y in premises + [conclusion] for t in (x, y)})
@@ -80,13 +72,7 @@ def test_solver_knows_the_classic_forms():
         assert _valid(*_parse(text)) == valid, text
 
 
-def test_syllogism_traces_and_balance():
-    rows = records("syllogisms")
-    for rid, _, answer, reasoning in rows:
-        if reasoning:
-            t = check_trace(f"<reasoning>{reasoning}</reasoning><answer>{answer}</answer>", answer)
-            assert t.ok in (True, None), (rid, t.errors)
-            assert answer in reasoning.splitlines()[-1], rid
-    assert set(_difficulties().values()) == {"easy", "medium", "hard"}
-    share = sum(a == "valid" for _, _, a, _ in rows) / len(rows)
+def test_syllogism_verdicts_are_balanced():
+    answers = [a for _, _, a, _ in records("syllogisms")]
+    share = answers.count("valid") / len(answers)
     assert 0.35 < share < 0.65, share
