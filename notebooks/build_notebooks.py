@@ -102,7 +102,7 @@ DEVICE = "{device}"                 # auto | cpu | cuda | tpu; an accelerator as
 HF_SECRET_LABEL = "HF_TOKEN"     # Kaggle secret with the HF token; read only when the model needs it
 PACKAGE = True                   # zip the run (code, data, evidence) at the end
 EVAL_MODEL = None                # also score another model, untrained: a model source or a finished run dir
-EVAL_FILE = "training/data/eval_v2.jsonl"  # ... on these eval items (any file, folder or hf:OWNER/NAME)'''
+EVAL_FILE = "training/data/eval_v3.jsonl"  # ... on these eval items (any file, folder or hf:OWNER/NAME)'''
 
 
 def parameters_cell(config: str, device: str):
