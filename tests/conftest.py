@@ -146,7 +146,10 @@ def grpo_notebook(tmp_path_factory, cache_dir):
 
     tmp = tmp_path_factory.mktemp("grpo-notebook")
     nb = nbformat.read(ROOT / "notebooks" / "kaggle_submission.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell('QUESTIONS = ["What is 12 + 30?"]\n' + JUDGES_CELLS))
+    # The judges sample MAX_GENERATION_STEPS = 768 tokens; the restore is checked on the first few
+    # dozen, and the other ~700 tokens of a random tiny model only cost time.
+    nb.cells.append(nbformat.v4.new_code_cell('QUESTIONS = ["What is 12 + 30?"]\nMAX_GENERATION_STEPS = 32\n'
+                                              + JUDGES_CELLS))
     nbformat.write(nb, tmp / "with_judges.ipynb")
     out = tmp / "out.ipynb"
     overrides = [a for a in GRPO_FAST if a != "--set"] + [f"output.root={tmp / 'runs'}"]

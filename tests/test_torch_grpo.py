@@ -133,7 +133,9 @@ def test_loss_and_lora_gradients_equal_the_tunix_stages(tiny_model_dir):
 
 # --- the stage -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# Two seeds, not one: a single lucky seed proves little; a third measured the same (below) and
+# cost make test another ~40 s.
+@pytest.mark.parametrize("seed", [1, 2])
 def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     """The Tunix stage's test (test_tunix_grpo_learning), the same settings, on the PyTorch stage."""
     from tunix_nb import data, inputs, models

@@ -1,6 +1,6 @@
 """The Tunix GRPO stage's objective and learning, in process: the loss and gradients our wiring
 computes are the GRPO objective computed by hand (fp32), and GRPO raises a reward the random tiny
-model can reach, for several seeds. Real JAX, real Tunix. (Whole runs: test_tunix_grpo.py.)
+model can reach, for two seeds. Real JAX, real Tunix. (Whole runs: test_tunix_grpo.py.)
 
 Its own file, so it runs on another worker than the notebook-sharing runs of test_tunix_grpo."""
 
@@ -101,7 +101,9 @@ def vowels(prompts, completions, **columns):
     return [sum(ch in "aeiou" for ch in c) / max(len(c), 1) for c in completions]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# Two seeds, not one: a single lucky seed proves little; a third measured the same (below) and
+# cost make test another ~40 s.
+@pytest.mark.parametrize("seed", [1, 2])
 def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     from tunix_nb import data, inputs, models
     from tunix_nb.backends.common import Budget

@@ -1,6 +1,6 @@
 """The Tunix backend: the same function as PyTorch (logits, first loss), the same data in fixed
-shapes, an 8-device mesh that trains like one device, checkpoints the judges restore in a fresh
-process, resume after SIGKILL, and the time budget. Real JAX, real Tunix, real subprocesses."""
+shapes, checkpoints the judges restore in a fresh process, a run on an 8-device mesh killed and
+resumed that trains like one device, and the time budget. Real JAX, real Tunix, real subprocesses."""
 
 import json
 import os
@@ -24,11 +24,15 @@ from tunix_nb.prompts import IGNORE_INDEX, Encoded
 TUNIX_SMOKE = ROOT / "training" / "configs" / "smoke_tiny_tunix.yaml"
 TORCH_SMOKE = ROOT / "training" / "configs" / "smoke_tiny.yaml"
 STEPS = 6
-# Eight samples in one micro-batch of eight rows: the same batch on every backend and mesh.
+# Eight samples a step: the same batch on every backend and mesh. The reference run (and its
+# killed-and-resumed twin) accumulates two micro-batches of four; the PyTorch run and the 8-device
+# mesh take one micro-batch of eight, so comparing them checks the accumulation too.
 SMALL = ["--set", "training.epochs=null", "--set", f"training.max_steps={STEPS}", "--set", "training.warmup_steps=1",
          "--set", "data.train_limit=8", "--set", "training.max_batch_tokens=null",
-         "--set", "training.micro_batch_size=8", "--set", "training.save_every=2", "--set", "training.learning_rate=0.01",
+         "--set", "training.micro_batch_size=4", "--set", "training.grad_accum=2",
+         "--set", "training.save_every=2", "--set", "training.learning_rate=0.01",
          "--set", "eval.limit=4", "--set", "eval.max_new_tokens=16", "--set", "eval.batch_size=4"]
+ONE_MICRO_BATCH = ["--set", "training.micro_batch_size=8", "--set", "training.grad_accum=1"]
 EIGHT_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
 
 
@@ -222,9 +226,9 @@ def tt_samples(tokenizer, n):
 
 @pytest.fixture(scope="module")
 def torch_run(runs):
-    """The PyTorch backend on the same data, one step."""
+    """The PyTorch backend on the same data, one step, in one micro-batch of eight."""
     res = run_cli("run", "--config", str(TORCH_SMOKE), "--run-id", "torch-1", "--set", f"output.root={runs}",
-                  *SMALL, "--set", "training.max_steps=1", "--set", "training.warmup_steps=0")
+                  *SMALL, *ONE_MICRO_BATCH, "--set", "training.max_steps=1", "--set", "training.warmup_steps=0")
     assert res.returncode == 0, res.stderr[-3000:]
     return runs / "torch-1"
 
@@ -261,19 +265,6 @@ def test_a_run_completes_with_the_same_evidence_as_pytorch(reference, torch_run)
     assert [p.keys() for p in preds] == [p.keys() for p in read_jsonl(torch_run / "predictions.jsonl")]
     steps = sorted(int(p.name) for p in (reference / "checkpoints" / "actor").iterdir())
     assert steps[-1] == STEPS and (reference / "checkpoints" / "actor" / str(STEPS) / "model_params").is_dir()
-
-
-def test_eight_device_mesh_trains_like_one_device(reference, runs):
-    run = tunix_run(runs, "mesh8", env=EIGHT_DEVICES)
-    log = (run / "training_log.txt").read_text()
-    assert "mesh {'fsdp': 8, 'tp': 1}" in log
-    assert losses(run) == pytest.approx(losses(reference), abs=1e-4)
-
-
-def test_gradient_accumulation_gives_the_same_steps(reference, runs):
-    """Two micro-batches of 4 accumulated = one of 8: every target token weighs the same either way."""
-    run = tunix_run(runs, "accum", "--set", "training.micro_batch_size=4", "--set", "training.grad_accum=2")
-    assert losses(run) == pytest.approx(losses(reference), abs=1e-4)
 
 
 # What the judges' cells do after ours (the competition template): restore the largest step's LoRA
@@ -318,7 +309,9 @@ source = models.resolve_source(cfg.model.source).path
 lora_policy, model_config, mesh = train_tunix.build_lora_policy(cfg, source, "fp32")
 tokenizer = models.load_tokenizer(source)
 MAX_PROMPT_LENGTH, CKPT_DIR = cfg.data.max_seq_len, run_dir / "checkpoints"
-MAX_GENERATION_STEPS, INF_TEMPERATURE, INF_TOP_K, INF_TOP_P = 768, 0, 1, None
+# The judges sample 768 tokens; the restore is checked on the first few dozen, and the other ~700
+# tokens of a random tiny model only cost time.
+MAX_GENERATION_STEPS, INF_TEMPERATURE, INF_TOP_K, INF_TOP_P = 32, 0, 1, None
 QUESTIONS = [json.loads(line)["prompt"] for line in sys.stdin]
 '''
 
@@ -343,10 +336,15 @@ def test_the_judges_restore_the_last_checkpoint_in_a_fresh_process(reference, ti
     assert untrained != restored  # the restore is what made the difference
 
 
-def test_sigkill_then_resume_gives_one_metrics_line_per_step(reference, runs):
+def test_sigkill_on_an_eight_device_mesh_then_resume_trains_like_one_device(reference, runs):
+    """The judged run trains on v5e-8's 8 devices: a run on an 8-device mesh (one micro-batch of 8)
+    is SIGKILLed, the same command resumes it, and every step is logged once with the losses of the
+    uninterrupted one-device reference (two micro-batches of 4 accumulated): the batch is split over
+    devices and over micro-batches, every target token weighs the same, and the resume loses nothing."""
     args = [sys.executable, "-m", "tunix_nb", "run", "--config", str(TUNIX_SMOKE), "--run-id", "killed",
-            "--set", f"output.root={runs}", *SMALL]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+            "--set", f"output.root={runs}", *SMALL, *ONE_MICRO_BATCH]
+    env = {**os.environ, **EIGHT_DEVICES}
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     metrics = runs / "killed" / "metrics.jsonl"
     from test_resume import wait_for
 
@@ -356,12 +354,15 @@ def test_sigkill_then_resume_gives_one_metrics_line_per_step(reference, runs):
     status = run_cli("status", str(runs / "killed")).stdout
     saved = re.search(r"latest checkpoint actor/(\d+)", status)
     assert "interrupted" in status and saved and int(saved[1]) in (2, 4), status  # save_every 2
-    res = run_cli(*args[3:])
+    res = run_cli(*args[3:], env=EIGHT_DEVICES)
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"resuming killed from sft step {saved[1]}" in res.stdout
+    log = (runs / "killed" / "training_log.txt").read_text()
+    assert "mesh {'fsdp': 8, 'tp': 1}" in log and "<= 8 rows x grad_accum 1" in log
+    assert "<= 4 rows x grad_accum 2" in (reference / "training_log.txt").read_text()
     rows = read_jsonl(metrics)
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
-    assert losses(runs / "killed") == pytest.approx(losses(reference), abs=1e-5)  # same data order, same state
+    assert losses(runs / "killed") == pytest.approx(losses(reference), abs=1e-4)
 
 
 def test_options_of_the_other_backend_are_refused_at_load():
