@@ -1,5 +1,6 @@
-"""Nothing lost: a real training subprocess is SIGKILLed, between checkpoints and in the middle of
-writing one, and the same command resumes it to the same result as an uninterrupted run."""
+"""Nothing lost: a real training subprocess is SIGKILLed in the middle of writing a checkpoint, and
+the same command resumes it to the same result as an uninterrupted run; SIGTERM and a full disk
+end it with the reason in the manifest."""
 
 import json
 import os
@@ -78,26 +79,10 @@ def assert_same_as_reference(run_dir, reference):
     return manifest
 
 
-def test_sigkill_between_checkpoints_then_resume(tmp_path, reference):
-    signal_at_step(tmp_path, "killed", 5, signal.SIGKILL).wait()
-    run_dir = tmp_path / "killed"
-    assert json.loads((run_dir / "run_manifest.json").read_text())["status"] == "running"  # killed: no chance to say
-    status = run_cli("status", str(run_dir))
-    assert "interrupted" in status.stdout and "resume: tunix-nb run --config" in status.stdout
-    # Resuming it with another config is refused, and leaves it as it was (still resumable).
-    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-    other = run_cli(*command(tmp_path, "killed"), "--set", "training.learning_rate=0.1")
-    assert other.returncode == 2 and "started with a different config" in other.stderr
-    assert before == {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-
-    res = run_cli(*command(tmp_path, "killed"))
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "resuming killed from sft step 4" in res.stdout
-    manifest = assert_same_as_reference(run_dir, reference)
-    assert manifest["resumed_from"] == {"sft": 4}
-
-
 def test_sigkill_while_a_checkpoint_is_written_then_resume(tmp_path, reference):
+    """The harder of the two SIGKILLs: between checkpoints the last one is whole; here the newest is
+    half-written, so the resume must also ignore it and drop the rows logged after the one before
+    (a kill between checkpoints: test_torch_grpo and the Tunix runs' SIGKILL tests)."""
     proc = start(tmp_path, "torn")
     ckpts = tmp_path / "torn" / "checkpoints"
     # Kill the moment a checkpoint after the first one is half-written (its temp folder exists).
@@ -109,13 +94,23 @@ def test_sigkill_while_a_checkpoint_is_written_then_resume(tmp_path, reference):
     assert torn, "the kill did not land mid-write"
     whole = sorted(p.name for p in ckpts.glob("step-*"))
     resumed_step = int(torn[0].split("-")[-1]) - SAVE_EVERY
+    run_dir = tmp_path / "torn"
+    assert json.loads((run_dir / "run_manifest.json").read_text())["status"] == "running"  # killed: no chance to say
+    status = run_cli("status", str(run_dir))
+    assert "interrupted" in status.stdout and "resume: tunix-nb run --config" in status.stdout
+    # Resuming it with another config is refused, and leaves it as it was (still resumable).
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    other = run_cli(*command(tmp_path, "torn"), "--set", "training.learning_rate=0.1")
+    assert other.returncode == 2 and "started with a different config" in other.stderr
+    assert before == {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
 
     res = run_cli(*command(tmp_path, "torn"))
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"resuming torn from sft step {resumed_step}" in res.stdout, (torn, whole, res.stdout)
-    assert "ignoring incomplete checkpoint" in (tmp_path / "torn" / "training_log.txt").read_text()
+    assert "ignoring incomplete checkpoint" in (run_dir / "training_log.txt").read_text()
     assert not list(ckpts.glob(".tmp-step-*"))
-    assert_same_as_reference(tmp_path / "torn", reference)
+    manifest = assert_same_as_reference(run_dir, reference)
+    assert manifest["resumed_from"] == {"sft": resumed_step}
 
 
 def test_a_complete_run_is_never_resumed_or_overwritten(reference):
