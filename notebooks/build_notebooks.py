@@ -87,7 +87,7 @@ FLOW = [
      "nb.evaluate_model(EVAL_MODEL, EVAL_FILE, CONFIG, OVERRIDES)"),
 ]
 
-JUDGES = "lora_policy, tokenizer, model_config, MAX_PROMPT_LENGTH, CKPT_DIR = nb.judge_handles(session)"
+JUDGES = "lora_policy, tokenizer, model_config, MAX_PROMPT_LENGTH, CKPT_DIR, MAX_STEPS = nb.judge_handles(session)"
 
 
 def parameters(config: str, device: str) -> str:
@@ -121,7 +121,8 @@ def build(kind: str):
                  "On a Kaggle TPU v5e-8 (the judged run, Tunix): set `CONFIG` to "
                  "`training/configs/submission_tpu_gemma3_1b.yaml` (or `submission_tpu_gemma2_2b.yaml`) and "
                  "`DEVICE = \"tpu\"`. The last cells hand the judges `lora_policy`, `tokenizer`, `model_config`, "
-                 "`MAX_PROMPT_LENGTH` and `CKPT_DIR` (checkpoints at `CKPT_DIR/actor/<step>/model_params`).")
+                 "`MAX_PROMPT_LENGTH`, `CKPT_DIR` (checkpoints at `CKPT_DIR/actor/<step>/model_params`) and `MAX_STEPS` "
+                 "(the final checkpoint's step, also when a time budget stopped training early).")
         cells = [new_markdown_cell(intro, id="intro"),
                  parameters_cell("training/configs/smoke_tiny.yaml", "auto"),
                  new_code_cell(BOOTSTRAP, id="bootstrap"),

@@ -171,5 +171,6 @@ def test_kaggle_notebook_sft_then_grpo_hands_the_judges_grpos_model(grpo_noteboo
     assert f"CKPT_DIR={run_dir / 'checkpoints'}" in text
     judged = judges_output(text)
     assert judged["step"] == GRPO_STEPS and judged["policy"] == "Gemma3"
+    assert judged["max_steps"] == GRPO_STEPS and f"MAX_STEPS={GRPO_STEPS}" in text  # nb.judge_handles' MAX_STEPS
     assert judged["restored"] and judged["restored"][0]  # the restored policy answers
     assert json.loads((run_dir / "run_manifest.json").read_text())["status"] == "complete"

@@ -91,7 +91,7 @@ def test_the_judges_restore_grpos_model_in_a_fresh_process(grpo_run, tiny_tokeni
                           input="".join(json.dumps({"prompt": p["prompt"]}) + "\n" for p in final))
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = judges_output(proc.stdout)
-    assert out["step"] == GRPO_STEPS
+    assert out["step"] == out["max_steps"] == GRPO_STEPS
     n = 24  # the run's own evaluation generated eval.max_new_tokens=24 tokens per prompt
     restored = [tiny_tokenizer.decode(t[:n], skip_special_tokens=True) for t in out["restored"]]
     assert restored == [p["prediction"] for p in final]  # the judges get GRPO's model, not SFT's

@@ -288,10 +288,12 @@ def judges_sample(questions):
 untrained = judges_sample(QUESTIONS)
 step = max(int(p.name) for p in (CKPT_DIR / "actor").iterdir() if p.name.isdigit())
 abstract = nnx.state(lora_policy, nnx.LoRAParam)
-restored = ocp.StandardCheckpointer().restore(str(CKPT_DIR / "actor" / str(step) / "model_params"), target=abstract)
+# Restored as Tunix's own GRPO example does, through MAX_STEPS (the largest step is the same checkpoint).
+restored = ocp.StandardCheckpointer().restore(str(CKPT_DIR / "actor" / str(MAX_STEPS) / "model_params"),
+                                              target=abstract)
 nnx.update(lora_policy, restored)
-print("JUDGES " + json.dumps({"step": step, "policy": type(lora_policy).__name__, "untrained": untrained,
-                              "restored": judges_sample(QUESTIONS)}))
+print("JUDGES " + json.dumps({"step": step, "max_steps": MAX_STEPS, "policy": type(lora_policy).__name__,
+                              "untrained": untrained, "restored": judges_sample(QUESTIONS)}))
 '''
 
 # A fresh process builds the names as our notebook's cells do, then runs the judges' cells.
@@ -299,6 +301,7 @@ FRESH_NOTEBOOK = r'''
 import json, sys
 from pathlib import Path
 from tunix_nb import models
+from tunix_nb.backends import tunix as backend
 from tunix_nb.backends.tunix import load as train_tunix
 from tunix_nb.config import load_config
 from tunix_nb.prompts import PROMPT_TEMPLATE
@@ -309,6 +312,7 @@ source = models.resolve_source(cfg.model.source).path
 lora_policy, model_config, mesh = train_tunix.build_lora_policy(cfg, source, "fp32")
 tokenizer = models.load_tokenizer(source)
 MAX_PROMPT_LENGTH, CKPT_DIR = cfg.data.max_seq_len, run_dir / "checkpoints"
+MAX_STEPS = backend.latest_step(CKPT_DIR)  # what nb.judge_handles hands over
 # The judges sample 768 tokens; the restore is checked on the first few dozen, and the other ~700
 # tokens of a random tiny model only cost time.
 MAX_GENERATION_STEPS, INF_TEMPERATURE, INF_TOP_K, INF_TOP_P = 32, 0, 1, None
@@ -319,21 +323,6 @@ QUESTIONS = [json.loads(line)["prompt"] for line in sys.stdin]
 def judges_output(text: str) -> dict:
     line = next(l for l in reversed(text.splitlines()) if l.startswith("JUDGES "))
     return json.loads(line[len("JUDGES "):])
-
-
-def test_the_judges_restore_the_last_checkpoint_in_a_fresh_process(reference, tiny_tokenizer):
-    preds = read_jsonl(reference / "predictions.jsonl")
-    proc = subprocess.run([sys.executable, "-c", FRESH_NOTEBOOK + JUDGES_CELLS, str(reference)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600,
-                          input="".join(json.dumps({"prompt": p["prompt"]}) + "\n" for p in preds))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = judges_output(proc.stdout)
-    assert out["step"] == STEPS
-    n = 16  # the trained model's own evaluation generated 16 tokens per prompt before saving
-    restored = [tiny_tokenizer.decode(t[:n], skip_special_tokens=True) for t in out["restored"]]
-    untrained = [tiny_tokenizer.decode(t[:n], skip_special_tokens=True) for t in out["untrained"]]
-    assert restored == [p["prediction"] for p in preds]
-    assert untrained != restored  # the restore is what made the difference
 
 
 def test_sigkill_on_an_eight_device_mesh_then_resume_trains_like_one_device(reference, runs):
@@ -466,13 +455,21 @@ def test_a_flax_checkpoint_is_refused_by_the_torch_backend(kaggle_flax_dir):
         models.load_torch_model(models.resolve_source(str(root)), dtype="fp32", lora=False, attn_implementation="eager")
 
 
-def test_a_kaggle_flax_model_trains_under_a_time_budget_and_saves_inside_it(kaggle_flax_dir, runs):
-    """A whole run on the Kaggle Flax checkpoint (its own loading path), and the time budget: 2000
-    planned steps are capped, and the final checkpoint is written inside the budget."""
+BUDGET_MIN = 0.4
+
+
+@pytest.fixture(scope="module")
+def budget_run(kaggle_flax_dir, runs):
+    """A whole run on the Kaggle Flax checkpoint (its own loading path) with 2000 planned steps and
+    a time budget that stops it long before."""
     root, _ = kaggle_flax_dir
-    budget_min = 0.4
-    run = tunix_run(runs, "flax-budget", "--set", f"model.source={root}", "--set", "training.max_steps=2000",
-                    "--set", f"training.time_budget_minutes={budget_min}", "--set", "training.save_every=null")
+    return tunix_run(runs, "flax-budget", "--set", f"model.source={root}", "--set", "training.max_steps=2000",
+                     "--set", f"training.time_budget_minutes={BUDGET_MIN}", "--set", "training.save_every=null")
+
+
+def test_a_kaggle_flax_model_trains_under_a_time_budget_and_saves_inside_it(budget_run):
+    """The time budget: 2000 planned steps are capped, and the final checkpoint is written inside it."""
+    run, budget_min = budget_run, BUDGET_MIN
     manifest = json.loads((run / "run_manifest.json").read_text())
     assert manifest["status"] == "complete"
     tb = manifest["time_budget"]["sft"]
@@ -482,3 +479,25 @@ def test_a_kaggle_flax_model_trains_under_a_time_budget_and_saves_inside_it(kagg
     assert [r["step"] for r in rows] == list(range(1, tb["trained_steps"] + 1))
     assert tt.latest_step(run / "checkpoints") == tb["trained_steps"]
     assert (run / "checkpoints" / "actor" / str(tb["trained_steps"]) / "model_params").is_dir()
+
+
+def test_the_judges_restore_the_final_model_through_max_steps_in_a_fresh_process(budget_run):
+    """The judges' cells in a fresh process, after the run the time budget stopped: MAX_STEPS (Tunix's
+    example restores CKPT_DIR/actor/<MAX_STEPS>) is the final checkpoint's step, not the 2000
+    planned, and the restored policy answers as the run's own final evaluation did."""
+    from tunix_nb import models
+
+    preds = read_jsonl(budget_run / "predictions.jsonl")
+    trained = json.loads((budget_run / "run_manifest.json").read_text())["time_budget"]["sft"]["trained_steps"]
+    proc = subprocess.run([sys.executable, "-c", FRESH_NOTEBOOK + JUDGES_CELLS, str(budget_run)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600,
+                          input="".join(json.dumps({"prompt": p["prompt"]}) + "\n" for p in preds))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = judges_output(proc.stdout)
+    assert out["step"] == out["max_steps"] == trained < 2000
+    tokenizer = models.load_tokenizer(models.resolve_source(load_config(budget_run / "config.yaml").model.source).path)
+    n = 16  # the trained model's own evaluation generated 16 tokens per prompt before saving
+    restored = [tokenizer.decode(t[:n], skip_special_tokens=True) for t in out["restored"]]
+    untrained = [tokenizer.decode(t[:n], skip_special_tokens=True) for t in out["untrained"]]
+    assert restored == [p["prediction"] for p in preds]
+    assert untrained != restored  # the restore is what made the difference

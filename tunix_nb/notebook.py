@@ -77,9 +77,10 @@ def finish(session: pipeline.Session) -> Path:
 
 def judge_handles(session: pipeline.Session) -> tuple:
     """The names the competition's judges read: (lora_policy, tokenizer, model_config,
-    MAX_PROMPT_LENGTH, CKPT_DIR); prints where the checkpoints are."""
+    MAX_PROMPT_LENGTH, CKPT_DIR, MAX_STEPS); prints where the final checkpoint is."""
     handles = pipeline.judge_handles(session)
-    print(f"lora_policy: {type(handles[0]).__name__}; MAX_PROMPT_LENGTH={handles[3]}; CKPT_DIR={handles[4]}")
+    print(f"lora_policy: {type(handles[0]).__name__}; MAX_PROMPT_LENGTH={handles[3]}; CKPT_DIR={handles[4]}; "
+          f"MAX_STEPS={handles[5]} (the final checkpoint's step)")
     return handles
 
 

@@ -179,11 +179,14 @@ def finish(s: Session) -> evidence.Run:
 
 def judge_handles(s: Session) -> tuple:
     """What the competition's judges' cells read after ours: (lora_policy, tokenizer, model_config,
-    MAX_PROMPT_LENGTH, CKPT_DIR). They restore CKPT_DIR/actor/<largest step>/model_params into
-    lora_policy and sample with Tunix (tunix backend; a torch run hands over its own model and config).
-    After GRPO the largest step is GRPO's: the final model."""
+    MAX_PROMPT_LENGTH, CKPT_DIR, MAX_STEPS). They restore CKPT_DIR/actor/<largest step>/model_params
+    into lora_policy and sample with Tunix (tunix backend; a torch run hands over its own model and
+    config). After GRPO the largest step is GRPO's: the final model. MAX_STEPS is that step, not the
+    planned one: Tunix's own example restores CKPT_DIR/actor/<MAX_STEPS>, and a time budget may stop
+    training before the plan's last step."""
     prompt_len = s.cfg.grpo.max_prompt_len if s.cfg.grpo else s.cfg.data.max_seq_len
-    return s.policy.model, s.tokenizer, s.policy.config, prompt_len, s.run.dir / "checkpoints"
+    ckpt_dir = s.run.dir / "checkpoints"
+    return s.policy.model, s.tokenizer, s.policy.config, prompt_len, ckpt_dir, s.backend.latest_step(ckpt_dir)
 
 
 def sft_on(cfg: Config) -> bool:
