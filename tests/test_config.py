@@ -330,3 +330,21 @@ def test_the_presets_people_run_train_on_a_mix_of_gsm8k_by_hf_id_and_our_v3_data
     gsm8k = d.mix[0]
     assert (gsm8k.file, gsm8k.subset, gsm8k.split) == ("hf:openai/gsm8k", "main", "train")
     assert gsm8k.weight > d.mix[1].weight and d.mix[1].file == "training/data/dev-reasoning-v3.jsonl"
+
+
+def test_changed_only_yaml_lists_what_differs_from_the_defaults_and_loads_back_to_the_same_config(tmp_path):
+    """What the notebook prints: only the chosen values (nested sections and mix entries too); loaded
+    back as a preset it is the same config, so nothing that matters was left out."""
+    import yaml
+
+    cfg = load_config(ROOT / "training/configs/smoke_tiny.yaml", [
+        "training.learning_rate=0.01", "training.grad_accum=1",  # the second is the default: not listed
+        "data.train_file=null", "data.mix=[{file: training/data/dev-reasoning-v2.jsonl, weight: 0.5}]"])
+    short = yaml.safe_load(cfg.to_yaml(changed_only=True))
+    assert short["training"]["learning_rate"] == 0.01 and "grad_accum" not in short["training"]
+    assert short["data"]["mix"] == [{"file": "training/data/dev-reasoning-v2.jsonl", "weight": 0.5}]
+    assert short["name"] == "smoke_tiny" and "output" not in short  # a section left at its defaults
+    assert len(cfg.to_yaml(changed_only=True).splitlines()) < len(cfg.to_yaml().splitlines()) / 4
+    p = tmp_path / "short.yaml"
+    p.write_text(yaml.safe_dump({k: v for k, v in short.items() if k != "name"}))
+    assert load_config(p).to_dict() | {"name": cfg.name} == cfg.to_dict()

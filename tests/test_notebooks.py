@@ -115,6 +115,11 @@ def test_make_run_path_kaggle_notebook_via_cli_and_the_token_never_leaks(tmp_pat
     res = run_cli("notebook", "notebooks/kaggle_submission.ipynb", "--run-id", "nb-kaggle",
                   "-p", "OVERRIDES", json.dumps(overrides), env=offline_hub)
     assert res.returncode == 0, res.stderr[-4000:]
+    console = (res.stdout + res.stderr).splitlines()
+    # Quiet, readable output: no warning a reader must learn to ignore (the kernel's TCP warning
+    # included), progress every few seconds at most rather than every step.
+    assert not [line for line in console if "warning" in line.lower()], console
+    assert len(console) <= 150
     run_dir = tmp_path / "runs" / "nb-kaggle"
     executed = run_dir / "kaggle_submission.executed.ipynb"
     zip_path = ROOT / "dist" / "submission-nb-kaggle.zip"

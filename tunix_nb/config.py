@@ -500,8 +500,10 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(_plain(self.to_dict()), sort_keys=False)
+    def to_yaml(self, *, changed_only: bool = False) -> str:
+        """The resolved config as YAML; with `changed_only`, only what differs from the built-in
+        defaults: what the preset and the overrides chose (a short read; config.yaml holds it all)."""
+        return yaml.safe_dump(_plain(_changed(self) if changed_only else self.to_dict()), sort_keys=False)
 
     def hash(self) -> str:
         """sha256 of the resolved config (canonical JSON): same hash, same run recipe. A switched-off
@@ -686,6 +688,34 @@ def _check_entry(value: Any, hint: Any, name: str) -> Any:
         return _check(value, hint, name)
     except UserError as e:
         raise UserError(str(e) if name in str(e) else f"{name}.{e}") from None
+
+
+def _changed(section: Any) -> dict[str, Any]:
+    """The fields of a config dataclass that differ from their defaults (required ones always);
+    nested sections are compared field by field with their own defaults."""
+    out = {}
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = dataclasses.MISSING
+        if dataclasses.is_dataclass(value):
+            inner = _changed(value)
+            if inner or default is dataclasses.MISSING or default is None:
+                out[f.name] = inner
+        elif default is dataclasses.MISSING or value != default:
+            out[f.name] = _asdict_any(value)
+    return out
+
+
+def _asdict_any(value: Any) -> Any:
+    """A value as plain data (a list of sections, e.g. data.mix, becomes a list of dicts)."""
+    if isinstance(value, (list, tuple)):
+        return [_asdict_any(v) for v in value]
+    return _changed(value) if dataclasses.is_dataclass(value) else value
 
 
 def _plain(obj: Any) -> Any:

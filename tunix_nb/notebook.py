@@ -15,10 +15,13 @@ from .config import PROJECT_ROOT, Config, load_config
 
 def configure(config: str, overrides: list[str] | None = None, run_id: str | None = None,
               device: str = "auto") -> Config:
-    """Load the preset with the notebook's overrides and print the resolved config."""
+    """Load the preset with the notebook's overrides and print what they set (every other setting
+    keeps its default; the run dir's config.yaml holds the whole resolved config)."""
     extra = [f"training.device={device}"] + ([f"output.run_id={run_id}"] if run_id else [])
     cfg = load_config(config, [*(overrides or []), *extra])
-    print(cfg.to_yaml(), end="")
+    print(f"# {config}{' + overrides' if overrides else ''}: the settings that differ from the defaults "
+          "(the whole resolved config is saved as config.yaml in the run dir)")
+    print(cfg.to_yaml(changed_only=True), end="")
     return cfg
 
 
@@ -94,6 +97,19 @@ def package(run_dir: Path) -> Path:
     return out
 
 
+def _ipc_kernel_manager():
+    """The kernel papermill starts talks to us over local IPC sockets (files in Jupyter's runtime
+    dir), not TCP: nothing listens on a port, and the kernel has no reason to warn that TCP traffic
+    is unencrypted (a warning a reader of `make run` would have to learn to ignore)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
 def _load_tool():
     spec = importlib.util.spec_from_file_location("package_submission", PROJECT_ROOT / "tools" / "package_submission.py")
     module = importlib.util.module_from_spec(spec)
@@ -141,7 +157,8 @@ def execute(notebook: Path, parameters: dict, *, run_id: str | None = None, zip_
     try:
         pm.execute_notebook(str(notebook), str(executed), parameters=params, cwd=str(PROJECT_ROOT),
                             kernel_name="python3", progress_bar=False, log_output=True,
-                            stdout_file=sys.stdout, stderr_file=sys.stderr)
+                            stdout_file=sys.stdout, stderr_file=sys.stderr,
+                            kernel_manager_class=_ipc_kernel_manager())
     except pm.PapermillExecutionError as e:
         print(f"error: {notebook.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}; "
               f"executed notebook: {executed}", file=sys.stderr)

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import progress
+
 WARMUP_STEPS = 2  # steps whose time includes compilation: not used to predict the step time
 
 
@@ -124,5 +126,5 @@ def log_grpo_step(run, metrics, bar, row: dict, g) -> None:
         run.log.info("grpo step %d/%d reward %.3f±%.3f kl %.4f loss %.4f len %.0f tokens/s %.0f", step, g.max_steps,
                      row["reward_mean"], row["reward_std"], row["kl"], row["loss"], row["completion_len_mean"],
                      row["tokens_per_s"])
-    bar.set_postfix(reward=f"{row['reward_mean']:.3f}", kl=f"{row['kl']:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}")
+    progress.show(bar, reward=f"{row['reward_mean']:.3f}", kl=f"{row['kl']:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}")
     bar.update(1)

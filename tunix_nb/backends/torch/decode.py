@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+from ... import progress
 from ...data import EvalRecord
 from ...models import stop_token_ids
 from ...prompts import encode_prompt
@@ -26,14 +27,13 @@ from ...prompts import encode_prompt
 def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int,
              device: str, dtype: str = "fp32", desc: str = "eval", compile: bool = False) -> list[str]:
     """Greedy completions of token-id prompts, decoded without special tokens."""
-    from tqdm import tqdm  # plain text bars: they render in terminals, logs and papermill outputs
 
     stops = stop_token_ids(tokenizer)
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
     outputs: list[str] = [""] * len(prompts)
     new_tokens = 0
     start = time.perf_counter()
-    bar = tqdm(total=len(prompts), desc=desc, unit="item", dynamic_ncols=True, mininterval=1.0)
+    bar = progress.bar(len(prompts), desc, "item")
     decoder = Decoder(model, device=device, dtype=dtype, compile=compile)
     try:
         for lo in range(0, len(order), batch_size):
@@ -45,7 +45,7 @@ def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: 
                 new_tokens += len(row)
                 outputs[i] = tokenizer.decode(row, skip_special_tokens=True)
             bar.update(len(idx))
-            bar.set_postfix(tok_s=f"{new_tokens / max(time.perf_counter() - start, 1e-9):,.0f}")
+            progress.show(bar, tok_s=f"{new_tokens / max(time.perf_counter() - start, 1e-9):,.0f}")
     finally:
         bar.close()
     return outputs

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ... import progress
 from ... import rewards as rewards_lib
 from ...config import Config
 from ...data import GrpoPrompt, plan_prompt_steps
@@ -115,7 +116,6 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     instead of the configured `grpo.rewards` (their sum is the reward; the rows still log each
     configured reward)."""
     import torch
-    from tqdm import tqdm
 
     from .decode import Decoder, _cut_at_stop
     from .sft import clip_and_norm, latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
@@ -146,7 +146,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
 
     metrics = MetricsWriter(run.dir / "metrics.jsonl")
     start = time.perf_counter() - state["elapsed_s"]  # elapsed_s runs on across a resume
-    bar = tqdm(total=g.max_steps, initial=state["step"], desc="grpo", unit="step", dynamic_ncols=True, mininterval=1.0)
+    bar = progress.bar(g.max_steps, "grpo", "step", initial=state["step"])
     steps = state["step"]
     try:
         for n, chosen in enumerate(schedule):

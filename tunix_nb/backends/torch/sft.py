@@ -22,6 +22,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
+from ... import progress
 from ...config import Config, TrainingConfig
 from ...data import collate, collate_packed, plan_steps
 from ...errors import UserError
@@ -36,7 +37,6 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
     its step with its weights, optimizer, scheduler and RNG state, on the same planned schedule.
     (`budget`: the Tunix backend's time budget; refused for torch at config load.)"""
     import torch
-    from tqdm import tqdm  # plain text bars: they render in terminals, logs and papermill outputs
 
     t = cfg.training
     model, device, dtype = policy.model, plan.device, plan.dtype
@@ -68,8 +68,7 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
     losses: list[float] = []
     tokens_seen = state["tokens_seen"]
     start = time.perf_counter() - state["elapsed_s"]  # elapsed_s runs on across a resume
-    bar = tqdm(total=len(schedule), initial=state["step"], desc="sft", unit="step", dynamic_ncols=True,
-               mininterval=1.0)
+    bar = progress.bar(len(schedule), "sft", "step", initial=state["step"])
     try:
         for step, micro_batches in enumerate(schedule, start=1):
             if step <= state["step"]:
@@ -98,7 +97,7 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
             losses.append(loss_sum)
             dt = time.perf_counter() - step_start
             tok_s = step_tokens / max(dt, 1e-9)
-            bar.set_postfix(loss=f"{loss_sum:.4f}", tok_s=f"{tok_s:,.0f}")
+            progress.show(bar, loss=f"{loss_sum:.4f}", tok_s=f"{tok_s:,.0f}")
             bar.update(1)
             if step % t.log_every == 0 or step == len(schedule):
                 row = {"stage": "sft", "step": step, "loss": round(loss_sum, 6), "lr": lr, "grad_norm": round(grad_norm, 6),

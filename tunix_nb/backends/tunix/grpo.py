@@ -21,6 +21,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ... import progress
 from ... import rewards as rewards_lib
 from ...config import Config, GrpoConfig
 from ...data import GrpoPrompt, plan_prompt_steps
@@ -135,8 +136,6 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     LoRA params and optimizer and skips the prompts it covered: the same prompt order).
     `rewards`: reward functions to use instead of the configured `grpo.rewards` (their sum is the
     reward; the rows still log each configured reward on its own)."""
-    from tqdm import tqdm
-
     g = cfg.grpo
     seed = cfg.training.seed if g.seed is None else g.seed
     schedule = plan_prompt_steps(len(prompts), prompts_per_step=g.prompts_per_step, steps=g.max_steps, seed=seed)
@@ -148,7 +147,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     per_step: dict[int, dict] = {}  # step -> what its rollouts scored (filled by `observe`)
     new_stats = lambda: {"rewards": [], "parts": {k: [] for k in g.rewards}, "lengths": []}
     metrics = MetricsWriter(run.dir / "metrics.jsonl")
-    bar = tqdm(total=g.max_steps, initial=resumed, desc="grpo", unit="step", dynamic_ncols=True, mininterval=1.0)
+    bar = progress.bar(g.max_steps, "grpo", "step", initial=resumed)
     factor = lr_lambda(int(g.warmup_ratio * g.max_steps), g.lr_schedule, g.max_steps)
     trainer = rl_cluster.actor_trainer
 

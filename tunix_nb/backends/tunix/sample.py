@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ... import progress
 from ...data import EvalRecord
 from ...models import stop_token_ids
 from ...prompts import encode_prompt, format_prompt
@@ -30,7 +31,6 @@ def prompt_length(n: int) -> int:
 def predict(model, model_config, tokenizer, records: Sequence[EvalRecord], *, max_new_tokens: int,
             batch_size: int, desc: str = "eval") -> list[dict]:
     """Greedy completions (temperature 0, top_k 1: the judges' INF_* settings) of the eval prompts."""
-    from tqdm import tqdm
 
     # The sampler adds <bos> itself (and drops a doubled one): it gets the prompt text.
     texts = [format_prompt(r.prompt) for r in records]
@@ -38,7 +38,7 @@ def predict(model, model_config, tokenizer, records: Sequence[EvalRecord], *, ma
     sampler = make_sampler(model, model_config, tokenizer, cache_size=width + max_new_tokens)
     stops = stop_token_ids(tokenizer)
     outputs: list[str] = []
-    with tqdm(total=len(texts), desc=desc, unit="item", dynamic_ncols=True, mininterval=1.0) as bar:
+    with progress.bar(len(texts), desc, "item") as bar:
         for lo in range(0, len(texts), batch_size):
             chunk = texts[lo:lo + batch_size]
             filled = chunk + [chunk[-1]] * (batch_size - len(chunk))

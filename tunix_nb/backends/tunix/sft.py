@@ -21,6 +21,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ... import progress
 from ...config import Config, TrainingConfig
 from ...data import plan_steps
 from ...errors import UserError
@@ -191,7 +192,6 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
     checkpoints resumes after the latest one (PeftTrainer restores it and skips the micro-batches
     it covered: the same data order)."""
     import orbax.checkpoint as ocp
-    from tqdm import tqdm
     from tunix.sft import peft_trainer
 
     t = cfg.training
@@ -214,7 +214,7 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
     offset = stage_elapsed(run, "sft") if resumed else 0.0
     metrics = MetricsWriter(run.dir / "metrics.jsonl")
     losses: list[float] = []
-    bar = tqdm(total=len(schedule), initial=resumed, desc="sft", unit="step", dynamic_ncols=True, mininterval=1.0)
+    bar = progress.bar(len(schedule), "sft", "step", initial=resumed)
     factor = lr_lambda(t.warmup_steps, t.lr_schedule, len(schedule))
 
     class StepLog(step_hooks()):
@@ -236,7 +236,7 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
                 metrics.write(row)
                 run.log.info("sft step %d/%d loss %.4f lr %.3g grad_norm %.3f tokens/s %.0f", train_step,
                              len(schedule), loss, row["lr"], grad_norm, row["tokens_per_s"])
-            bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}")
+            progress.show(bar, loss=f"{loss:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}")
             bar.update(1)
 
     def stream() -> Iterator[dict]:
