@@ -84,11 +84,19 @@ SLOWEST_FIRST = ("test_tunix_sft", "checkout", "test_tunix_grpo_learning", "test
                  "test_compare", "test_resume", "test_torch_sft")
 
 
+# A test is slow when it needs a model or a real run: one of these fixtures, directly or through
+# another. `pytest -m "not slow"` is the fast tier (data, scoring, rewards, config, prompts, losses on
+# literals); `make test` runs everything.
+SLOW_FIXTURES = {"tiny_model_dir", "cache_dir", "smoke_run", "grpo_notebook", "gemma_dir"}
+
+
 @pytest.hookimpl(wrapper=True)  # a wrapper: the groups are set before xdist's own hook reads them
 def pytest_collection_modifyitems(items):
     group = lambda item: SAME_WORKER.get(item.path.stem, item.path.stem)  # noqa: E731
     for item in items:
         item.add_marker(pytest.mark.xdist_group(group(item)))
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
     rank = {g: i for i, g in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(group(item), len(rank)))  # stable: file order otherwise kept
     return (yield)

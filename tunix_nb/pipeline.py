@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 
 from . import auth, backends, data, device, evidence, inputs, models, report, scoring
-from .backends.common import Budget, Policy, TrainResult
+from .backends.common import Backend, Budget, Policy, TrainResult
 from .config import Config
 from .errors import UserError
 
@@ -28,7 +27,7 @@ STAGES = ("base", "sft", "grpo")
 class Session:
     """What the stages hand on to each other (and what a notebook keeps between cells)."""
     cfg: Config
-    backend: ModuleType
+    backend: Backend
     plan: device.DevicePlan
     source: models.ModelSource
     tokenizer: object
@@ -85,7 +84,7 @@ def with_run_id(cfg: Config) -> Config:
     return replace(cfg, output=replace(cfg.output, run_id=evidence.default_run_id(cfg)))
 
 
-def resolve_model(cfg: Config) -> tuple[ModuleType, models.ModelSource, device.DevicePlan]:
+def resolve_model(cfg: Config) -> tuple[Backend, models.ModelSource, device.DevicePlan]:
     """The backend, the model source (fetched or converted once, auth where it needs it) and the
     device plan; a complete run dir, or another config's, is refused before any model work."""
     evidence.Run.check_reopen(cfg)

@@ -7,6 +7,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, Sequence
 
 from .. import progress
 
@@ -39,10 +40,10 @@ def lr_lambda(warmup_steps: int, schedule: str, total_steps: int):
             return (step + 1) / (warmup + 1)
         if schedule == "constant":
             return 1.0
-        progress = (step - warmup) / max(1, total_steps - warmup)
+        done = (step - warmup) / max(1, total_steps - warmup)
         if schedule == "linear":
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+            return max(0.0, 1.0 - done)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
 
     return factor
 
@@ -98,6 +99,35 @@ class Policy:
     mesh: object = None
     reference: object = None
     path: Path | None = None  # the base weights' folder (to load a reference copy when one is needed)
+
+
+class Backend(Protocol):
+    """The contract between the pipeline and a backend (a sub-package: `backends.torch`,
+    `backends.tunix`), chosen once per run by `backends.get`. Each exposes these functions at module
+    level; tests/test_backends.py checks both against this class, parameter by parameter."""
+
+    def check(self, cfg, source_path: Path) -> None:
+        """Refuse what this backend cannot load or do, before the run dir exists."""
+
+    def load_policy(self, cfg, source, plan) -> Policy:
+        """The model to train (LoRA applied when configured)."""
+
+    def latest_step(self, root: Path, log=None, at_most: int | None = None) -> int:
+        """The newest whole checkpoint's step under a stage's checkpoint root (0: none)."""
+
+    def restore(self, policy: Policy, root: Path, cfg, log=None) -> int:
+        """A finished run's final model into a freshly loaded policy; returns its step."""
+
+    def train_sft(self, cfg, policy: Policy, tokenizer, examples: Sequence, run, *, plan, root: Path,
+                  budget: Budget) -> TrainResult:
+        """Supervised fine-tuning, resuming from the newest checkpoint under `root`."""
+
+    def train_grpo(self, cfg, policy: Policy, tokenizer, prompts: Sequence, run, *, plan, root: Path,
+                   budget: Budget, rewards: Sequence | None = None) -> TrainResult:
+        """GRPO, resuming from the newest checkpoint under `root`."""
+
+    def predict(self, policy: Policy, tokenizer, records: Sequence, *, cfg, plan, desc: str = "eval") -> list[dict]:
+        """Greedy completions of the eval records: [{"id", "prediction"}]."""
 
 
 def record_budget(run, stage: str, budget: Budget, *, planned: int, trained: int) -> None:
