@@ -11,7 +11,8 @@ datasets, README/requirements/pyproject), the run's evidence under `submission_r
 covering every other member. The same inputs give a byte-identical zip. An existing zip is never
 overwritten. With `--baseline` the run must not regress against that run (accuracy or format
 compliance, overall or in a section with enough items, lower by more than `--max-drop`); that check
-is `tunix_nb.compare.gate`, imported only then, so the tool stays standard-library-only otherwise.
+is `tunix_nb.compare.gate`, imported only then; otherwise the tool needs only the standard library
+and `tunix_nb.checkpoints` (itself standard-library-only: where each backend keeps its checkpoints).
 
 Exit status: 0 ok; 1 `--verify` found a mismatch; 2 a user error (incomplete or malformed run dir,
 existing output, not a zip, a regression against --baseline) — one line per problem on stderr,
@@ -202,13 +203,14 @@ def _visible_files(folder: Path, pattern: str) -> list[Path]:
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint folder with the highest step, or None: `checkpoints/step-NNNNNN` (PyTorch) or
-    `checkpoints/actor/<step>` (Tunix; orbax's temp folders of an unfinished write do not match)."""
-    steps = [(int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step-*")
-             if p.is_dir() and (m := re.fullmatch(r"step-(\d+)", p.name))]
-    steps += [(int(p.name), p) for p in (run_dir / "checkpoints" / "actor").glob("*")
-              if p.is_dir() and p.name.isdigit()]
-    return max(steps)[1] if steps else None
+    """The whole checkpoint folder with the highest step in the layout of the run's backend
+    (tunix_nb.checkpoints: `checkpoints/step-NNNNNN` or `checkpoints/actor/<step>`), or None."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from tunix_nb import checkpoints
+
+    found = checkpoints.latest(run_dir / "checkpoints", checkpoints.run_backend(run_dir))
+    return found[1] if found else None
 
 
 def collect_members(run_dir: Path, *, include_checkpoint: bool = False, root: Path = REPO_ROOT) -> list[tuple[str, Path]]:

@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import checkpoints
 from .config import PROJECT_ROOT, Config, resolve_path
 from .errors import Terminated, UserError
 
@@ -460,15 +461,13 @@ def run_status(run_dir: Path) -> str:
                 status = "running (a live process holds it)"
     metrics = run_dir / "metrics.jsonl"
     steps = [r["step"] for r in _safe_jsonl(metrics)] if metrics.exists() else []
-    root = run_dir / "checkpoints"  # step-NNNNNN (PyTorch) or actor/<step> (Tunix, orbax)
-    checkpoints = sorted((p for p in root.glob("step-*")), key=lambda p: p.name) + sorted(
-        (p for p in root.glob("actor/*") if p.name.isdigit()), key=lambda p: int(p.name))
-    checkpoints = [p.relative_to(root).as_posix() for p in checkpoints]
+    root = run_dir / "checkpoints"
+    latest = checkpoints.latest(root, checkpoints.run_backend(run_dir))
     parts = [f"{run_dir}: {status}"]
     if manifest.get("status_reason"):
         parts.append(f"reason: {manifest['status_reason']}")
     parts.append(f"last logged step {steps[-1] if steps else '-'}")
-    parts.append(f"latest checkpoint {checkpoints[-1] if checkpoints else '-'}")
+    parts.append(f"latest checkpoint {latest[1].relative_to(root).as_posix() if latest else '-'}")
     if status.startswith(("interrupted", "failed")):
         parts.append(f"resume: tunix-nb run --config {run_dir / 'config.yaml'}")
     return "; ".join(parts)

@@ -1,5 +1,5 @@
 """Training backends, one sub-package each (`torch`, `tunix`), exposing the same functions: the
-contract is `common.Backend` (check, load_policy, latest_step, restore, train_sft, train_grpo,
+contract is `common.Backend` (check, load_policy, checkpoints, latest_step, restore, train_sft, train_grpo,
 predict). The pipeline picks one with `get(cfg.training.backend)`, once.
 """
 

@@ -112,6 +112,10 @@ class Backend(Protocol):
     def load_policy(self, cfg, source, plan) -> Policy:
         """The model to train (LoRA applied when configured)."""
 
+    def checkpoints(self, root: Path) -> list[tuple[int, Path]]:
+        """The whole checkpoints under a stage's checkpoint root, (step, folder), oldest first, in
+        this backend's layout (tunix_nb.checkpoints)."""
+
     def latest_step(self, root: Path, log=None, at_most: int | None = None) -> int:
         """The newest whole checkpoint's step under a stage's checkpoint root (0: none)."""
 

@@ -1,6 +1,9 @@
 """The PyTorch backend (transformers + peft; a GPU, or the CPU): the same functions as
 `backends.tunix`, so the pipeline picks a backend once and calls its stages."""
 
+from pathlib import Path
+
+from ... import checkpoints as layout
 from .decode import predict_for as predict
 from .grpo import train as train_grpo
 from .load import check
@@ -8,4 +11,9 @@ from .load import load as load_policy
 from .sft import latest_step, restore
 from .sft import train as train_sft
 
-__all__ = ["check", "load_policy", "latest_step", "restore", "train_sft", "train_grpo", "predict"]
+__all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict"]
+
+
+def checkpoints(root: Path) -> list[tuple[int, Path]]:
+    """The whole checkpoints under a stage's root, (step, folder), oldest first."""
+    return layout.saved(root, "torch")

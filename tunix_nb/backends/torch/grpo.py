@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ... import progress
+from ... import checkpoints, progress
 from ... import rewards as rewards_lib
 from ...config import Config
 from ...data import GrpoPrompt, plan_prompt_steps
@@ -219,7 +219,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     logged = [r for r in read_jsonl(run.dir / "metrics.jsonl") if r.get("stage") == "grpo"]
     return TrainResult(model=model, steps=steps, first_loss=logged[0]["loss"] if logged else math.nan,
                        final_loss=logged[-1]["loss"] if logged else math.nan, tokens=state["tokens_seen"],
-                       train_seconds=time.perf_counter() - start, checkpoint=root / f"step-{steps:06d}")
+                       train_seconds=time.perf_counter() - start, checkpoint=checkpoints.torch_dir(root, steps))
 
 
 def rollout_seed(seed: int, step: int) -> int:

@@ -22,7 +22,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
-from ... import progress
+from ... import checkpoints, progress
 from ...config import Config, TrainingConfig
 from ...data import collate, collate_packed, plan_steps
 from ...errors import UserError
@@ -117,7 +117,7 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
         metrics.close()
     if state["step"] < len(schedule):  # resumed from the final checkpoint: nothing left to train
         raise RuntimeError(f"training stopped at step {state['step']} of {len(schedule)}")
-    checkpoint = root / f"step-{len(schedule):06d}"
+    checkpoint = checkpoints.torch_dir(root, len(schedule))
     model.eval()
     model.config.use_cache = True
     final_loss = losses[-1] if losses else read_last_loss(run.dir / "metrics.jsonl", "sft")
@@ -224,23 +224,19 @@ def make_optimizer(params, t: TrainingConfig, device: str):
                      scale_parameter=False, relative_step=False, warmup_init=False)
 
 
-TRAINER_STATE = "trainer_state.pt"
-
-
 def save_checkpoint(model, tokenizer, root: Path, step: int, *, optimizer, scheduler, state: dict) -> Path:
     """HF format (adapters only for LoRA) plus what resuming needs (optimizer, scheduler, RNG, step),
     written to a temp name and renamed into place only when whole."""
     import torch
 
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{step:06d}"
-    tmp = root / f".tmp-step-{step:06d}"
+    final, tmp = checkpoints.torch_dir(root, step), checkpoints.torch_tmp_dir(root, step)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         torch.save({"state": dict(state), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": rng_state()}, tmp / TRAINER_STATE)
+                    "rng": rng_state()}, tmp / checkpoints.TRAINER_STATE)
     except Exception as e:
         # safetensors and torch report a full disk in their own exception types: say it plainly.
         if "No space left on device" in str(e) and not isinstance(e, OSError):
@@ -254,21 +250,19 @@ def save_checkpoint(model, tokenizer, root: Path, step: int, *, optimizer, sched
 def latest_checkpoint(root: Path, log=None) -> Path | None:
     """The newest whole checkpoint under `root`; temp leftovers of a write cut short are removed,
     with a warning."""
-    if not root.is_dir():
-        return None
-    for torn in root.glob(".tmp-step-*"):
+    for torn in checkpoints.torn(root, "torch"):
         if log:
             log.warning("ignoring incomplete checkpoint %s (cut short while being written)", torn.name)
         shutil.rmtree(torn, ignore_errors=True)
-    whole = [p for p in root.glob("step-*") if (p / TRAINER_STATE).is_file()]
-    return max(whole, key=lambda p: int(p.name.split("-")[1]), default=None)
+    whole = checkpoints.saved(root, "torch")
+    return whole[-1][1] if whole else None
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler, *, lora: bool) -> dict:
     import torch
 
     load_weights(path, model, lora=lora)
-    saved = torch.load(path / TRAINER_STATE, weights_only=False)
+    saved = torch.load(path / checkpoints.TRAINER_STATE, weights_only=False)
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     set_rng_state(saved["rng"])

@@ -1,6 +1,9 @@
 """The Tunix backend (JAX: the competition's TPU stack, also CPU/GPU): the same functions as
 `backends.torch`. JAX and Tunix are imported inside the functions, only when used."""
 
+from pathlib import Path
+
+from ... import checkpoints as layout
 from .grpo import train as train_grpo
 from .load import check
 from .load import load as load_policy
@@ -8,4 +11,9 @@ from .sample import predict_for as predict
 from .sft import latest_step, restore
 from .sft import train as train_sft
 
-__all__ = ["check", "load_policy", "latest_step", "restore", "train_sft", "train_grpo", "predict"]
+__all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict"]
+
+
+def checkpoints(root: Path) -> list[tuple[int, Path]]:
+    """The whole checkpoints under a stage's root, (step, folder), oldest first."""
+    return layout.saved(root, "tunix")

@@ -23,12 +23,13 @@ import numpy as np
 
 from ... import progress
 from ... import rewards as rewards_lib
+from ...checkpoints import ACTOR
 from ...config import Config, GrpoConfig
 from ...data import GrpoPrompt, plan_prompt_steps
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...models import stop_token_ids
 from ..common import Budget, Policy, TrainResult, log_grpo_step, lr_lambda, record_budget, stage_elapsed
-from .sft import ACTOR, latest_step, step_hooks
+from .sft import latest_step, step_hooks
 
 # Rollouts per step and groups must line up: Tunix repeats each prompt G times inside a
 # micro-batch, so micro-batches are counted in prompts here (grpo.micro_batch_size / G).

@@ -21,7 +21,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ... import progress
+from ... import checkpoints, progress
+from ...checkpoints import ACTOR  # the judges' layout: CKPT_DIR/actor/<step>/model_params
 from ...config import Config, TrainingConfig
 from ...data import plan_steps
 from ...errors import UserError
@@ -30,7 +31,6 @@ from ...prompts import IGNORE_INDEX, Encoded
 from ..common import Budget, Policy, TrainResult, lr_lambda, record_budget, stage_elapsed
 
 SHAPE_STEP = 128
-ACTOR = "actor"  # the judges' layout: CKPT_DIR/actor/<step>/model_params
 
 
 
@@ -154,18 +154,15 @@ def latest_step(root: Path, log=None, at_most: int | None = None) -> int:
     checkpoints are removed too: Tunix logs a step's row only after the next step (or at the end),
     so a kill can leave a checkpoint whose row was never written, and resuming from it would
     skip that row for good; resuming from the older one retrains the step, identically."""
-    actor = root / ACTOR
-    if not actor.is_dir():
-        return 0
-    for torn in actor.glob("*.orbax-checkpoint-tmp*"):
+    for torn in checkpoints.torn(root, "tunix"):
         if log:
             log.warning("ignoring incomplete checkpoint %s (cut short while being written)", torn.name)
         shutil.rmtree(torn, ignore_errors=True)
-    steps = sorted(int(p.name) for p in actor.iterdir() if p.name.isdigit() and (p / "model_params").is_dir())
+    steps = [step for step, _ in checkpoints.saved(root, "tunix")]
     for step in [n for n in steps if at_most is not None and n > at_most]:
         if log:
             log.warning("discarding checkpoint %s/%d: killed before its metrics row was logged", ACTOR, step)
-        shutil.rmtree(actor / str(step))
+        shutil.rmtree(checkpoints.tunix_dir(root, step))
         steps.remove(step)
     return steps[-1] if steps else 0
 
@@ -181,7 +178,7 @@ def restore(policy: Policy, root: Path, cfg: Config, log=None) -> int:
     if not step:
         raise UserError(f"{root / ACTOR}: no checkpoint to evaluate; was the run trained with training.backend: tunix?")
     abstract = nnx.state(policy.model, nnx.LoRAParam) if cfg.training.lora is not None else nnx.state(policy.model)
-    nnx.update(policy.model, ocp.StandardCheckpointer().restore(str(root / ACTOR / str(step) / "model_params"),
+    nnx.update(policy.model, ocp.StandardCheckpointer().restore(str(checkpoints.tunix_params(root, step)),
                                                                  target=abstract))
     return step
 
