@@ -219,6 +219,8 @@ def t4_memory(args, device: str) -> None:
         import torch
 
         from tunix_nb.backends.torch import sft as train_torch
+        from tunix_nb.backends.torch.load import apply_lora
+        from tunix_nb.backends.torch.optim import make_optimizer
         from tunix_nb.config import load_config
 
         payload["environment"] = common.environment(device)
@@ -233,12 +235,12 @@ def t4_memory(args, device: str) -> None:
             try:
                 model = common.build_model("gemma-2b-shape", attn="sdpa", device=device)
                 if t.lora is not None:
-                    model = train_torch.apply_lora(model, t)
+                    model = apply_lora(model, t)
                 if t.gradient_checkpointing:
                     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
                 model.train()
                 params = [p for p in model.parameters() if p.requires_grad]
-                opt = train_torch.make_optimizer(params, t, device)
+                opt = make_optimizer(params, t, device)
                 ids = torch.randint(10, 1000, (1, 512), device=device)
                 batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
                 for _ in range(2):  # the second step has the optimizer state allocated

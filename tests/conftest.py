@@ -1,5 +1,7 @@
-"""Shared fixtures: the real tiny model (built once per session into a private cache), a helper that
-runs the real CLI in a subprocess, and the runs several files read (trained once per session).
+"""What test files share, and the only place they share it from: the real tiny model (built once
+per session into a private cache), a helper that runs the real CLI in a subprocess, the runs several
+files read (trained once per session), the judges' cells, `wait_for` (a real subprocess killed
+mid-run), one GRPO group worked by hand. (trace_cases.py and v3_data.py hold literal data.)
 
 `make test` runs the files on all cores (pytest-xdist, `--dist loadgroup`): each file stays on one
 worker, so its module fixtures train once."""
@@ -11,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -150,8 +153,6 @@ def grpo_notebook(tmp_path_factory, cache_dir):
     import nbformat
     import papermill as pm
 
-    from test_tunix_sft import JUDGES_CELLS
-
     tmp = tmp_path_factory.mktemp("grpo-notebook")
     nb = nbformat.read(ROOT / "notebooks" / "kaggle_submission.ipynb", as_version=4)
     # The judges sample MAX_GENERATION_STEPS = 768 tokens; the restore is checked on the first few
@@ -166,3 +167,110 @@ def grpo_notebook(tmp_path_factory, cache_dir):
                             "REPO": str(ROOT), "CONFIG": str(GRPO_SMOKE.relative_to(ROOT)), "DEVICE": "auto",
                             "RUN_ID": "nb-tunix", "PACKAGE": False, "OVERRIDES": overrides})
     return nbformat.read(out, as_version=4), tmp / "runs" / "nb-tunix"
+
+
+# --- the judges' cells (test_tunix_sft, test_tunix_grpo, test_notebooks) ---------------------------
+
+# What the judges' cells do after ours (the competition template): restore the largest step's LoRA
+# params into `lora_policy` and sample at the INF_* settings. Also appended to the notebook in
+# test_notebooks. Prints one JSON line: the step and the sampled token ids.
+JUDGES_CELLS = r'''
+import json
+import orbax.checkpoint as ocp
+from flax import nnx
+from tunix.generate import sampler as sampler_lib
+
+def judges_sample(questions):
+    sampler = sampler_lib.Sampler(lora_policy, tokenizer, sampler_lib.CacheConfig(
+        cache_size=MAX_PROMPT_LENGTH + MAX_GENERATION_STEPS + 256, num_layers=model_config.num_layers,
+        num_kv_heads=model_config.num_kv_heads, head_dim=model_config.head_dim))
+    out = sampler([PROMPT_TEMPLATE.format(question=q) for q in questions], max_generation_steps=MAX_GENERATION_STEPS,
+                  max_prompt_length=MAX_PROMPT_LENGTH, temperature=INF_TEMPERATURE, top_k=INF_TOP_K,
+                  top_p=INF_TOP_P, eos_tokens=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")])
+    return [t.tolist() for t in out.tokens]
+
+untrained = judges_sample(QUESTIONS)
+step = max(int(p.name) for p in (CKPT_DIR / "actor").iterdir() if p.name.isdigit())
+abstract = nnx.state(lora_policy, nnx.LoRAParam)
+# Restored as Tunix's own GRPO example does, through MAX_STEPS (the largest step is the same checkpoint).
+restored = ocp.StandardCheckpointer().restore(str(CKPT_DIR / "actor" / str(MAX_STEPS) / "model_params"),
+                                              target=abstract)
+nnx.update(lora_policy, restored)
+print("JUDGES " + json.dumps({"step": step, "max_steps": MAX_STEPS, "policy": type(lora_policy).__name__,
+                              "untrained": untrained, "restored": judges_sample(QUESTIONS)}))
+'''
+
+# A fresh process builds the names as our notebook's cells do, then runs the judges' cells.
+FRESH_NOTEBOOK = r'''
+import json, sys
+from pathlib import Path
+from tunix_nb import models
+from tunix_nb.backends import tunix as backend
+from tunix_nb.backends.tunix import load as train_tunix
+from tunix_nb.config import load_config
+from tunix_nb.prompts import PROMPT_TEMPLATE
+
+run_dir = Path(sys.argv[1])
+cfg = load_config(run_dir / "config.yaml")
+source = models.resolve_source(cfg.model.source).path
+lora_policy, model_config, mesh = train_tunix.build_lora_policy(cfg, source, "fp32")
+tokenizer = models.load_tokenizer(source)
+MAX_PROMPT_LENGTH, CKPT_DIR = cfg.data.max_seq_len, run_dir / "checkpoints"
+MAX_STEPS = backend.latest_step(CKPT_DIR)  # what nb.judge_handles hands over
+# The judges sample 768 tokens; the restore is checked on the first few dozen, and the other ~700
+# tokens of a random tiny model only cost time.
+MAX_GENERATION_STEPS, INF_TEMPERATURE, INF_TOP_K, INF_TOP_P = 32, 0, 1, None
+QUESTIONS = [json.loads(line)["prompt"] for line in sys.stdin]
+'''
+
+
+def judges_output(text: str) -> dict:
+    line = next(l for l in reversed(text.splitlines()) if l.startswith("JUDGES "))
+    return json.loads(line[len("JUDGES "):])
+
+
+# --- real subprocesses killed mid-run (test_resume, the GRPO and Tunix SIGKILL tests) ------------
+
+def wait_for(proc, condition, what, timeout=120):
+    """Poll `condition` until it holds (then return at once: the caller's signal lands right there),
+    failing if `proc` ends first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before {what}")
+        time.sleep(0.002)
+    proc.kill()
+    pytest.fail(f"timed out waiting for {what}")
+
+
+# --- one GRPO group by hand (test_tunix_grpo_learning, test_torch_grpo) ---------------------------
+
+def hand_logps(model, tokens, mask, n_completion, temperature):
+    """Per-token log-probs of the completion, computed here: positions from the mask, a causal mask
+    over real tokens, the model's logits scaled by the rollout temperature."""
+    import jax
+    import jax.numpy as jnp
+
+    positions = jnp.maximum(jnp.cumsum(mask, axis=-1) - 1, 0)
+    causal = jnp.tril(jnp.ones((tokens.shape[1], tokens.shape[1]), dtype=bool))
+    attn = causal[None] & mask[:, None, :].astype(bool)
+    logits, _ = model(tokens, positions, None, attn)
+    logits = logits[:, -n_completion - 1:-1].astype(jnp.float32) / temperature
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    return jnp.take_along_axis(logp, tokens[:, -n_completion:, None], axis=-1)[..., 0]
+
+
+# One prompt's group of 4 (G = 4): prompts left-padded, completions right-padded (also the
+# PyTorch backend's cross-check, test_torch_grpo).
+PAD = 0
+PROMPT = [[PAD, PAD, 2, 40, 41], [PAD, 2, 50, 51, 52]] * 2
+COMPLETION = [[60, 61, 62, 106, PAD, PAD], [70, 71, 106, PAD, PAD, PAD], [80, 81, 82, 83, 84, 106],
+              [90, 106, PAD, PAD, PAD, PAD]]
+REWARDS = [1.0, 0.0, 0.5, 0.25]
+
+
+def vowels(prompts, completions, **columns):
+    """A toy reward the random tiny model can reach in a few steps: the share of vowels in its text."""
+    return [sum(ch in "aeiou" for ch in c) / max(len(c), 1) for c in completions]

@@ -11,7 +11,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from conftest import GRPO_FAST, GRPO_SMOKE, GRPO_STEPS, ROOT, run_cli
+from conftest import GRPO_FAST, GRPO_SMOKE, GRPO_STEPS, ROOT, judges_output, run_cli
 
 NOTEBOOKS = {"kaggle_submission.ipynb", "local_gpu.ipynb"}
 FAST = '["training.epochs=null", "training.max_steps=4", "training.warmup_steps=1", "data.train_limit=48", ' \
@@ -165,7 +165,6 @@ def test_kaggle_notebook_sft_then_grpo_hands_the_judges_grpos_model(grpo_noteboo
     grpo_notebook); then the judges' own cells, appended after ours as they do, read lora_policy,
     tokenizer, model_config, MAX_PROMPT_LENGTH and CKPT_DIR, and restore the largest actor/<step>: GRPO's."""
     from conftest import GRPO_STEPS
-    from test_tunix_sft import judges_output
 
     executed, run_dir = grpo_notebook
     text = outputs_text(executed)

@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import ROOT, SMOKE, run_cli
+from conftest import ROOT, SMOKE, run_cli, wait_for
 from tunix_nb.evidence import read_jsonl
 
 STEPS, SAVE_EVERY = 8, 2
@@ -39,18 +38,6 @@ def signal_at_step(root, run_id, step, sig):
     wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= step, f"step {step}")
     proc.send_signal(sig)
     return proc
-
-
-def wait_for(proc, condition, what, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"the run ended before {what}")
-        time.sleep(0.002)
-    proc.kill()
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

@@ -255,9 +255,9 @@ def test_score_all_unknown_name():
 # --------------------------------------------------------------------------- trace
 
 def test_the_trace_reward_agrees_with_the_checker_through_both_backends_entry_points():
-    """Every literal trace case (test_traces): the reward is the checker's verdict as 1 / 0 / -1,
+    """Every literal trace case (trace_cases.py): the reward is the checker's verdict as 1 / 0 / -1,
     called as the Tunix stage calls it (make_reward_fns) and as the PyTorch stage does (score_all)."""
-    from test_traces import CASES
+    from trace_cases import CASES
 
     from tunix_nb import rewards, scoring
 

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import GRPO_SMOKE, ROOT, run_cli
-from test_tunix_grpo_learning import COMPLETION, PAD, PROMPT, REWARDS, vowels
+from conftest import COMPLETION, GRPO_SMOKE, PAD, PROMPT, REWARDS, ROOT, hand_logps, run_cli, vowels, wait_for
 from tunix_nb.backends.torch import grpo
 from tunix_nb.config import load_config
 
@@ -70,9 +69,8 @@ def test_loss_and_lora_gradients_equal_the_tunix_stages(tiny_model_dir):
     from flax import nnx
     from tunix.rl import common, function_registry
 
-    from test_tunix_grpo_learning import hand_logps
     from tunix_nb import models
-    from tunix_nb.backends.torch.sft import apply_lora
+    from tunix_nb.backends.torch.load import apply_lora
     from tunix_nb.backends.tunix import grpo as tunix_grpo
     from tunix_nb.backends.tunix import load
 
@@ -176,7 +174,6 @@ TORCH_GRPO = ["--set", "training.backend=torch", "--set", "training.max_steps=0"
 def test_sigkill_mid_grpo_then_resume(tmp_path, tiny_model_dir):
     from safetensors.numpy import load_file
 
-    from test_resume import wait_for
     from tunix_nb.evidence import read_jsonl
 
     args = ["run", "--config", str(GRPO_SMOKE), "--set", f"output.root={tmp_path}", *TORCH_GRPO]

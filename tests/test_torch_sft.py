@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from tunix_nb import data, inputs, models
 from tunix_nb.backends.torch import sft as train_torch
-from tunix_nb.backends.torch.load import policy_from
+from tunix_nb.backends.torch.load import apply_lora, policy_from
 from tunix_nb.config import load_config
 from tunix_nb.evidence import Run, read_jsonl
 
@@ -261,7 +261,7 @@ def test_chunked_loss_with_lora_equals_the_plain_loss(tiny_model_dir, tiny_token
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     cfg = load_config(None, ["training.lora.rank=4"])
-    model = train_torch.apply_lora(model, cfg.training)
+    model = apply_lora(model, cfg.training)
     for p in model.parameters():  # LoRA B starts at zero; move it so the adapters matter
         if p.requires_grad:
             torch.nn.init.normal_(p, std=0.02)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import GRPO_FAST as FAST
-from conftest import GRPO_SMOKE, GRPO_STEPS, ROOT, SFT_STEPS, run_cli
+from conftest import FRESH_NOTEBOOK, GRPO_SMOKE, GRPO_STEPS, JUDGES_CELLS, ROOT, SFT_STEPS, judges_output, run_cli, wait_for
 from tunix_nb.config import load_config
 from tunix_nb.evidence import read_jsonl
 
@@ -81,8 +81,6 @@ def test_every_stage_is_scored_on_the_same_items(grpo_run):
 
 
 def test_the_judges_restore_grpos_model_in_a_fresh_process(grpo_run, tiny_tokenizer):
-    from test_tunix_sft import FRESH_NOTEBOOK, JUDGES_CELLS, judges_output
-
     final = read_jsonl(grpo_run / "predictions.jsonl")
     sft = {r["id"]: r["prediction"] for r in read_jsonl(grpo_run / "predictions_sft.jsonl")}
     notebook = FRESH_NOTEBOOK.replace("cfg.data.max_seq_len", "cfg.grpo.max_prompt_len")  # what judge_handles gives
@@ -115,8 +113,6 @@ def test_eval_of_the_finished_tunix_run_equals_its_final_predictions(grpo_run, t
 
 
 def test_sigkill_mid_grpo_then_resume(runs, grpo_run):
-    from test_resume import wait_for
-
     args = [sys.executable, "-m", "tunix_nb", *command(runs, "killed")]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = runs / "killed" / "metrics.jsonl"

@@ -9,36 +9,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import GRPO_SMOKE, ROOT
+from conftest import COMPLETION, GRPO_SMOKE, PAD, PROMPT, REWARDS, ROOT, hand_logps, vowels
 from tunix_nb.config import load_config
 from tunix_nb.evidence import read_jsonl
 
 
 # --- the loss is the GRPO objective --------------------------------------------------------------
-
-def hand_logps(model, tokens, mask, n_completion, temperature):
-    """Per-token log-probs of the completion, computed here: positions from the mask, a causal mask
-    over real tokens, the model's logits scaled by the rollout temperature."""
-    import jax
-    import jax.numpy as jnp
-
-    positions = jnp.maximum(jnp.cumsum(mask, axis=-1) - 1, 0)
-    causal = jnp.tril(jnp.ones((tokens.shape[1], tokens.shape[1]), dtype=bool))
-    attn = causal[None] & mask[:, None, :].astype(bool)
-    logits, _ = model(tokens, positions, None, attn)
-    logits = logits[:, -n_completion - 1:-1].astype(jnp.float32) / temperature
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    return jnp.take_along_axis(logp, tokens[:, -n_completion:, None], axis=-1)[..., 0]
-
-
-# One prompt's group of 4 (G = 4): prompts left-padded, completions right-padded (also the
-# PyTorch backend's cross-check, test_torch_grpo).
-PAD = 0
-PROMPT = [[PAD, PAD, 2, 40, 41], [PAD, 2, 50, 51, 52]] * 2
-COMPLETION = [[60, 61, 62, 106, PAD, PAD], [70, 71, 106, PAD, PAD, PAD], [80, 81, 82, 83, 84, 106],
-              [90, 106, PAD, PAD, PAD, PAD]]
-REWARDS = [1.0, 0.0, 0.5, 0.25]
-
 
 def test_loss_and_gradients_equal_the_grpo_formula(tiny_model_dir):
     import jax
@@ -95,11 +71,6 @@ def test_loss_and_gradients_equal_the_grpo_formula(tiny_model_dir):
 
 
 # --- GRPO learns ---------------------------------------------------------------------------------
-
-def vowels(prompts, completions, **columns):
-    """A toy reward the random tiny model can reach in a few steps: the share of vowels in its text."""
-    return [sum(ch in "aeiou" for ch in c) / max(len(c), 1) for c in completions]
-
 
 # Two seeds, not one: a single lucky seed proves little; a third measured the same (below) and
 # cost make test another ~40 s.

@@ -12,9 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import FRESH_NOTEBOOK, JUDGES_CELLS, ROOT, judges_output, run_cli, wait_for
 from tunix_nb.backends.tunix import load as tload
 from tunix_nb.backends.tunix import sft as tt
+from tunix_nb.backends.tunix import trainer
 from tunix_nb.backends.common import may_start_step
 from tunix_nb.config import LoraConfig, load_config
 from tunix_nb.errors import UserError
@@ -106,9 +107,9 @@ def test_latest_step_ignores_and_removes_a_torn_write(tmp_path):
     for name in ("2", "4", "6.orbax-checkpoint-tmp-123"):
         (root / name / "model_params").mkdir(parents=True)
     (root / "8").mkdir()  # no model_params: not a checkpoint
-    assert tt.latest_step(tmp_path / "checkpoints") == 4
+    assert trainer.latest_step(tmp_path / "checkpoints") == 4
     assert not (root / "6.orbax-checkpoint-tmp-123").exists()
-    assert tt.latest_step(tmp_path / "nothing") == 0
+    assert trainer.latest_step(tmp_path / "nothing") == 0
 
 
 # --- model configs -----------------------------------------------------------------------------
@@ -267,64 +268,6 @@ def test_a_run_completes_with_the_same_evidence_as_pytorch(reference, torch_run)
     assert steps[-1] == STEPS and (reference / "checkpoints" / "actor" / str(STEPS) / "model_params").is_dir()
 
 
-# What the judges' cells do after ours (the competition template): restore the largest step's LoRA
-# params into `lora_policy` and sample at the INF_* settings. Also appended to the notebook in
-# test_notebooks. Prints one JSON line: the step and the sampled token ids.
-JUDGES_CELLS = r'''
-import json
-import orbax.checkpoint as ocp
-from flax import nnx
-from tunix.generate import sampler as sampler_lib
-
-def judges_sample(questions):
-    sampler = sampler_lib.Sampler(lora_policy, tokenizer, sampler_lib.CacheConfig(
-        cache_size=MAX_PROMPT_LENGTH + MAX_GENERATION_STEPS + 256, num_layers=model_config.num_layers,
-        num_kv_heads=model_config.num_kv_heads, head_dim=model_config.head_dim))
-    out = sampler([PROMPT_TEMPLATE.format(question=q) for q in questions], max_generation_steps=MAX_GENERATION_STEPS,
-                  max_prompt_length=MAX_PROMPT_LENGTH, temperature=INF_TEMPERATURE, top_k=INF_TOP_K,
-                  top_p=INF_TOP_P, eos_tokens=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")])
-    return [t.tolist() for t in out.tokens]
-
-untrained = judges_sample(QUESTIONS)
-step = max(int(p.name) for p in (CKPT_DIR / "actor").iterdir() if p.name.isdigit())
-abstract = nnx.state(lora_policy, nnx.LoRAParam)
-# Restored as Tunix's own GRPO example does, through MAX_STEPS (the largest step is the same checkpoint).
-restored = ocp.StandardCheckpointer().restore(str(CKPT_DIR / "actor" / str(MAX_STEPS) / "model_params"),
-                                              target=abstract)
-nnx.update(lora_policy, restored)
-print("JUDGES " + json.dumps({"step": step, "max_steps": MAX_STEPS, "policy": type(lora_policy).__name__,
-                              "untrained": untrained, "restored": judges_sample(QUESTIONS)}))
-'''
-
-# A fresh process builds the names as our notebook's cells do, then runs the judges' cells.
-FRESH_NOTEBOOK = r'''
-import json, sys
-from pathlib import Path
-from tunix_nb import models
-from tunix_nb.backends import tunix as backend
-from tunix_nb.backends.tunix import load as train_tunix
-from tunix_nb.config import load_config
-from tunix_nb.prompts import PROMPT_TEMPLATE
-
-run_dir = Path(sys.argv[1])
-cfg = load_config(run_dir / "config.yaml")
-source = models.resolve_source(cfg.model.source).path
-lora_policy, model_config, mesh = train_tunix.build_lora_policy(cfg, source, "fp32")
-tokenizer = models.load_tokenizer(source)
-MAX_PROMPT_LENGTH, CKPT_DIR = cfg.data.max_seq_len, run_dir / "checkpoints"
-MAX_STEPS = backend.latest_step(CKPT_DIR)  # what nb.judge_handles hands over
-# The judges sample 768 tokens; the restore is checked on the first few dozen, and the other ~700
-# tokens of a random tiny model only cost time.
-MAX_GENERATION_STEPS, INF_TEMPERATURE, INF_TOP_K, INF_TOP_P = 32, 0, 1, None
-QUESTIONS = [json.loads(line)["prompt"] for line in sys.stdin]
-'''
-
-
-def judges_output(text: str) -> dict:
-    line = next(l for l in reversed(text.splitlines()) if l.startswith("JUDGES "))
-    return json.loads(line[len("JUDGES "):])
-
-
 def test_sigkill_on_an_eight_device_mesh_then_resume_trains_like_one_device(reference, runs):
     """The judged run trains on v5e-8's 8 devices: a run on an 8-device mesh (one micro-batch of 8)
     is SIGKILLed, the same command resumes it, and every step is logged once with the losses of the
@@ -335,8 +278,6 @@ def test_sigkill_on_an_eight_device_mesh_then_resume_trains_like_one_device(refe
     env = {**os.environ, **EIGHT_DEVICES}
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     metrics = runs / "killed" / "metrics.jsonl"
-    from test_resume import wait_for
-
     wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3, "step 3", timeout=300)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -477,7 +418,7 @@ def test_a_kaggle_flax_model_trains_under_a_time_budget_and_saves_inside_it(budg
     assert tb["train_s"] <= budget_min * 60 + 5  # the final checkpoint is written within the budget (+ slack)
     rows = read_jsonl(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, tb["trained_steps"] + 1))
-    assert tt.latest_step(run / "checkpoints") == tb["trained_steps"]
+    assert trainer.latest_step(run / "checkpoints") == tb["trained_steps"]
     assert (run / "checkpoints" / "actor" / str(tb["trained_steps"]) / "model_params").is_dir()
 
 

@@ -8,7 +8,7 @@ from .decode import predict_for as predict
 from .grpo import train as train_grpo
 from .load import check
 from .load import load as load_policy
-from .sft import latest_step, restore
+from .checkpoint import latest_step, restore
 from .sft import train as train_sft
 
 __all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict"]

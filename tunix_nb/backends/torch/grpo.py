@@ -34,6 +34,8 @@ from ...evidence import MetricsWriter, Run, read_jsonl
 from ...models import stop_token_ids
 from ...prompts import encode_formatted
 from ..common import Budget, Policy, TrainResult, log_grpo_step, lr_lambda, record_budget
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
+from .optim import clip_and_norm
 
 # Per loss variant: (whether advantages are divided by the group's std, how token losses are
 # aggregated). Tunix: GRPOConfig, DrGRPOConfig, DAPOConfig.
@@ -118,7 +120,6 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     import torch
 
     from .decode import Decoder, _cut_at_stop
-    from .sft import clip_and_norm, latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
 
     g, t = cfg.grpo, cfg.training
     seed = t.seed if g.seed is None else g.seed

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ... import models
-from ...config import Config
+from ...config import Config, TrainingConfig
 from ...errors import UserError
 from ..common import Policy
 
@@ -32,10 +32,19 @@ def load(cfg: Config, source: models.ModelSource, plan) -> Policy:
 
 def policy_from(model, cfg: Config) -> Policy:
     """A loaded transformers model as the policy the stages train: LoRA adapters added when configured."""
-    from .sft import apply_lora, seed_everything
+    from .checkpoint import seed_everything
 
     t = cfg.training
     if t.lora is not None:
         seed_everything(t.seed)  # peft draws the adapters' A matrices from torch's RNG
         model = apply_lora(model, t)
     return Policy(model=model, config=model.config)
+
+
+def apply_lora(model, t: TrainingConfig):
+    from peft import LoraConfig, get_peft_model
+
+    lc = t.lora
+    config = LoraConfig(r=lc.rank, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
+                        target_modules=list(lc.target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(model, config)

@@ -13,22 +13,19 @@ chunks of target positions, recomputed in backward: never a full fp32 logits ten
 
 from __future__ import annotations
 
-import errno
-import os
-import random
-import shutil
 import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
 from ... import checkpoints, progress
-from ...config import Config, TrainingConfig
+from ...config import Config
 from ...data import collate, collate_packed, plan_steps
-from ...errors import UserError
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...prompts import IGNORE_INDEX, Encoded
 from ..common import Budget, Policy, TrainResult, lr_lambda
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
+from .optim import clip_and_norm, make_optimizer
 
 
 def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], run: Run, *, plan, root: Path,
@@ -195,144 +192,6 @@ def token_loss_sum(logits, labels):
                            ignore_index=IGNORE_INDEX, reduction="sum")
 
 
-def clip_and_norm(params, max_norm: float | None) -> float:
-    import torch
-
-    limit = max_norm if max_norm is not None else float("inf")
-    return float(torch.nn.utils.clip_grad_norm_(params, limit))
-
-
-def apply_lora(model, t: TrainingConfig):
-    from peft import LoraConfig, get_peft_model
-
-    lc = t.lora
-    config = LoraConfig(r=lc.rank, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
-                        target_modules=list(lc.target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
-
-
-def make_optimizer(params, t: TrainingConfig, device: str):
-    import torch
-
-    if t.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay,
-                                 fused=(device == "cuda"))
-    from transformers.optimization import Adafactor
-
-    # Fixed lr (our scheduler drives it), no parameter-scale heuristics: the HF Trainer recipe.
-    return Adafactor(params, lr=t.learning_rate, weight_decay=t.weight_decay,
-                     scale_parameter=False, relative_step=False, warmup_init=False)
-
-
-def save_checkpoint(model, tokenizer, root: Path, step: int, *, optimizer, scheduler, state: dict) -> Path:
-    """HF format (adapters only for LoRA) plus what resuming needs (optimizer, scheduler, RNG, step),
-    written to a temp name and renamed into place only when whole."""
-    import torch
-
-    root.mkdir(parents=True, exist_ok=True)
-    final, tmp = checkpoints.torch_dir(root, step), checkpoints.torch_tmp_dir(root, step)
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        torch.save({"state": dict(state), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": rng_state()}, tmp / checkpoints.TRAINER_STATE)
-    except Exception as e:
-        # safetensors and torch report a full disk in their own exception types: say it plainly.
-        if "No space left on device" in str(e) and not isinstance(e, OSError):
-            raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from e
-        raise
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    return final
-
-
-def latest_checkpoint(root: Path, log=None) -> Path | None:
-    """The newest whole checkpoint under `root`; temp leftovers of a write cut short are removed,
-    with a warning."""
-    for torn in checkpoints.torn(root, "torch"):
-        if log:
-            log.warning("ignoring incomplete checkpoint %s (cut short while being written)", torn.name)
-        shutil.rmtree(torn, ignore_errors=True)
-    whole = checkpoints.saved(root, "torch")
-    return whole[-1][1] if whole else None
-
-
-def load_checkpoint(path: Path, model, optimizer, scheduler, *, lora: bool) -> dict:
-    import torch
-
-    load_weights(path, model, lora=lora)
-    saved = torch.load(path / checkpoints.TRAINER_STATE, weights_only=False)
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    set_rng_state(saved["rng"])
-    return saved["state"]
-
-
-def load_weights(path: Path, model, *, lora: bool) -> None:
-    """A checkpoint's weights into `model`: the LoRA adapters, or every weight of a full fine-tune."""
-    from safetensors.torch import load_file
-
-    if lora:
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(model, load_file(path / "adapter_model.safetensors"))
-    else:
-        weights = {}
-        for f in sorted(path.glob("model*.safetensors")):
-            weights.update(load_file(f))
-        missing, unexpected = model.load_state_dict(weights, strict=False)
-        tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
-        if unexpected or set(missing) - tied:
-            raise RuntimeError(f"{path}: checkpoint does not match the model (missing {missing}, unexpected {unexpected})")
-
-
-def restore(policy: Policy, root: Path, cfg: Config, log=None) -> int:
-    """A finished run's final model into a freshly loaded policy (the backend contract's `restore`):
-    the newest whole checkpoint under `root` (its last stage's); returns its step."""
-    path = latest_checkpoint(root, log)
-    if path is None:
-        raise UserError(f"{root}: no checkpoint to evaluate; was the run trained with training.backend: torch?")
-    load_weights(path, policy.model, lora=cfg.training.lora is not None)
-    policy.model.eval()
-    return int(path.name.split("-")[1])
-
-
-def rng_state() -> dict:
-    import numpy as np
-    import torch
-
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-
-
-def set_rng_state(s: dict) -> None:
-    import numpy as np
-    import torch
-
-    random.setstate(s["python"])
-    np.random.set_state(s["numpy"])
-    torch.set_rng_state(s["torch"])
-    if s["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
-
-
 def read_last_loss(path: Path, stage: str) -> float:
     rows = [r for r in read_jsonl(path) if r.get("stage", "sft") == stage]
     return rows[-1]["loss"]
-
-
-def latest_step(root: Path, log=None, at_most: int | None = None) -> int:
-    """The step of the newest whole checkpoint under `root` (0: none). This trainer logs a step's
-    row before saving its checkpoint, so `at_most` (the Tunix backend's concern) is not needed."""
-    path = latest_checkpoint(root, log)
-    return int(path.name.split("-")[1]) if path else 0
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)

@@ -8,7 +8,7 @@ from .grpo import train as train_grpo
 from .load import check
 from .load import load as load_policy
 from .sample import predict_for as predict
-from .sft import latest_step, restore
+from .trainer import latest_step, restore
 from .sft import train as train_sft
 
 __all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict"]

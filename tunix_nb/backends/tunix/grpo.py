@@ -29,7 +29,7 @@ from ...data import GrpoPrompt, plan_prompt_steps
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...models import stop_token_ids
 from ..common import Budget, Policy, TrainResult, log_grpo_step, lr_lambda, record_budget, stage_elapsed
-from .sft import latest_step, step_hooks
+from .trainer import latest_step, step_hooks
 
 # Rollouts per step and groups must line up: Tunix repeats each prompt G times inside a
 # micro-batch, so micro-batches are counted in prompts here (grpo.micro_batch_size / G).

@@ -14,24 +14,22 @@ lengths round up to a multiple of SHAPE_STEP, rows to the token budget's count f
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from ... import checkpoints, progress
+from ... import progress
 from ...checkpoints import ACTOR  # the judges' layout: CKPT_DIR/actor/<step>/model_params
 from ...config import Config, TrainingConfig
 from ...data import plan_steps
-from ...errors import UserError
 from ...evidence import MetricsWriter, Run, read_jsonl
 from ...prompts import IGNORE_INDEX, Encoded
 from ..common import Budget, Policy, TrainResult, lr_lambda, record_budget, stage_elapsed
+from .trainer import latest_step, step_hooks
 
 SHAPE_STEP = 128
-
 
 
 # --- batches -------------------------------------------------------------------------------
@@ -133,55 +131,6 @@ def make_optimizer(t: TrainingConfig, total_steps: int):
 
 
 # --- training ------------------------------------------------------------------------------
-
-def step_hooks():
-    """Tunix's TrainingHooks with every hook a no-op but on_train_step_end (which a stage writes)."""
-    from tunix.sft import hooks
-
-    class StepHooks(hooks.TrainingHooks):
-        def on_train_start(self, trainer): pass
-        def on_train_end(self, trainer): pass
-        def on_train_step_start(self, trainer): pass
-        def on_eval_step_start(self, trainer): pass
-        def on_eval_step_end(self, trainer, eval_loss): pass
-
-    return StepHooks
-
-
-def latest_step(root: Path, log=None, at_most: int | None = None) -> int:
-    """The newest whole orbax checkpoint's step under `root`/actor (0 if none); a write cut short
-    is removed, with a warning. With `at_most` (the stage's last logged metrics step), newer
-    checkpoints are removed too: Tunix logs a step's row only after the next step (or at the end),
-    so a kill can leave a checkpoint whose row was never written, and resuming from it would
-    skip that row for good; resuming from the older one retrains the step, identically."""
-    for torn in checkpoints.torn(root, "tunix"):
-        if log:
-            log.warning("ignoring incomplete checkpoint %s (cut short while being written)", torn.name)
-        shutil.rmtree(torn, ignore_errors=True)
-    steps = [step for step, _ in checkpoints.saved(root, "tunix")]
-    for step in [n for n in steps if at_most is not None and n > at_most]:
-        if log:
-            log.warning("discarding checkpoint %s/%d: killed before its metrics row was logged", ACTOR, step)
-        shutil.rmtree(checkpoints.tunix_dir(root, step))
-        steps.remove(step)
-    return steps[-1] if steps else 0
-
-
-def restore(policy: Policy, root: Path, cfg: Config, log=None) -> int:
-    """A finished run's final model into a freshly built policy (the backend contract's `restore`),
-    as the judges do it: the largest `root`/actor/<step>/model_params (LoRA params, or every param
-    without LoRA, as PeftTrainer saves them) restored onto the policy's own state; returns the step."""
-    import orbax.checkpoint as ocp
-    from flax import nnx
-
-    step = latest_step(root, log)
-    if not step:
-        raise UserError(f"{root / ACTOR}: no checkpoint to evaluate; was the run trained with training.backend: tunix?")
-    abstract = nnx.state(policy.model, nnx.LoRAParam) if cfg.training.lora is not None else nnx.state(policy.model)
-    nnx.update(policy.model, ocp.StandardCheckpointer().restore(str(checkpoints.tunix_params(root, step)),
-                                                                 target=abstract))
-    return step
-
 
 def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], run: Run, *, plan, root: Path,
           budget: Budget) -> TrainResult:
