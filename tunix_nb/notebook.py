@@ -155,8 +155,10 @@ def execute(notebook: Path, parameters: dict, *, run_id: str | None = None, zip_
 
     executed = Path(tempfile.mkdtemp(prefix="tunix_nb-")) / f"{notebook.stem}.executed.ipynb"
     try:
+        # The kernel's stdout and stderr, once each: log_output would also copy every stderr write
+        # (each progress update) through papermill's logger.
         pm.execute_notebook(str(notebook), str(executed), parameters=params, cwd=str(PROJECT_ROOT),
-                            kernel_name="python3", progress_bar=False, log_output=True,
+                            kernel_name="python3", progress_bar=False, log_output=False,
                             stdout_file=sys.stdout, stderr_file=sys.stderr,
                             kernel_manager_class=_ipc_kernel_manager())
     except pm.PapermillExecutionError as e:
