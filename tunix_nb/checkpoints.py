@@ -78,5 +78,15 @@ def torn(root: Path, backend: str) -> list[Path]:
     raise ValueError(f"unknown backend {backend!r}")
 
 
+def drop_torn(root: Path, backend: str, log=None) -> None:
+    """Remove what `torn` finds (useless to a resume, and it holds disk space), with a warning."""
+    import shutil
+
+    for path in torn(root, backend):
+        if log:
+            log.warning("ignoring incomplete checkpoint %s (cut short while being written)", path.name)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _children(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []

@@ -42,10 +42,7 @@ def save_checkpoint(model, tokenizer, root: Path, step: int, *, optimizer, sched
 def latest_checkpoint(root: Path, log=None) -> Path | None:
     """The newest whole checkpoint under `root`; temp leftovers of a write cut short are removed,
     with a warning."""
-    for torn in checkpoints.torn(root, "torch"):
-        if log:
-            log.warning("ignoring incomplete checkpoint %s (cut short while being written)", torn.name)
-        shutil.rmtree(torn, ignore_errors=True)
+    checkpoints.drop_torn(root, "torch", log)
     whole = checkpoints.saved(root, "torch")
     return whole[-1][1] if whole else None
 

@@ -34,10 +34,7 @@ def latest_step(root: Path, log=None, at_most: int | None = None) -> int:
     checkpoints are removed too: Tunix logs a step's row only after the next step (or at the end),
     so a kill can leave a checkpoint whose row was never written, and resuming from it would
     skip that row for good; resuming from the older one retrains the step, identically."""
-    for torn in checkpoints.torn(root, "tunix"):
-        if log:
-            log.warning("ignoring incomplete checkpoint %s (cut short while being written)", torn.name)
-        shutil.rmtree(torn, ignore_errors=True)
+    checkpoints.drop_torn(root, "tunix", log)
     steps = [step for step, _ in checkpoints.saved(root, "tunix")]
     for step in [n for n in steps if at_most is not None and n > at_most]:
         if log:
