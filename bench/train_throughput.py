@@ -180,6 +180,7 @@ def run_tunix(name, args, device, dtype, tokenizer, examples, steps):
     from tunix_nb.backends.torch.load import policy_from
     from tunix_nb.config import load_config
     from tunix_nb.evidence import Run, read_jsonl
+    from tunix_nb.stages import sft_stage
 
     preset = args.preset or PRESETS.get(args.model, PRESETS["gemma-2b-shape"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -191,7 +192,7 @@ def run_tunix(name, args, device, dtype, tokenizer, examples, steps):
         model = common.build_model(args.model, attn=cfg.model.attn_implementation, device=device)
         run = Run.create(cfg, plan={}, model_source={}, datasets={})
         with run.guard():
-            train_torch.train(cfg, policy_from(model, cfg), tokenizer, examples, run,
+            train_torch.train(cfg, policy_from(model, cfg), tokenizer, examples, sft_stage(run, cfg),
                               plan=SimpleNamespace(device=device, dtype=dtype), root=run.dir / "checkpoints")
         rows = read_jsonl(run.dir / "metrics.jsonl")
     schedule = data.plan_steps([len(e) for e in examples], seed=t.seed, grad_accum=t.grad_accum,

@@ -107,6 +107,7 @@ def test_short_real_lora_fine_tune_lowers_the_loss(tmp_path, gemma_dir, tok):
     """4 LoRA steps on the same 2 records: the loss on them falls."""
     from tunix_nb.config import load_config
     from tunix_nb.evidence import Run, read_jsonl
+    from tunix_nb.stages import sft_stage
 
     cfg = load_config(ROOT / "training/configs/cpu_gemma3_270m.yaml", [
         "training.max_steps=4", "training.warmup_steps=0", "training.learning_rate=1e-3",
@@ -117,6 +118,6 @@ def test_short_real_lora_fine_tune_lowers_the_loss(tmp_path, gemma_dir, tok):
     model = models.load_torch_model(source, dtype="fp32", lora=True, attn_implementation="sdpa")
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})
     with run.guard():
-        train_torch.train(cfg, policy_from(model, cfg), tok, examples, run, plan=SimpleNamespace(device="cpu", dtype="fp32"), root=run.dir / "checkpoints")
+        train_torch.train(cfg, policy_from(model, cfg), tok, examples, sft_stage(run, cfg), plan=SimpleNamespace(device="cpu", dtype="fp32"), root=run.dir / "checkpoints")
     losses = [r["loss"] for r in read_jsonl(run.dir / "metrics.jsonl")]
     assert len(losses) == 4 and losses[-1] < 0.8 * losses[0], losses

@@ -137,9 +137,9 @@ def test_loss_and_lora_gradients_equal_the_tunix_stages(tiny_model_dir):
 def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     """The Tunix stage's test (test_tunix_grpo_learning), the same settings, on the PyTorch stage."""
     from tunix_nb import data, inputs, models
-    from tunix_nb.backends.common import Budget
     from tunix_nb.backends.torch import load
     from tunix_nb.evidence import Run, read_jsonl
+    from tunix_nb.stages import grpo_stage
 
     steps = 16
     cfg = load_config(GRPO_SMOKE, ["training.backend=torch", f"training.seed={seed}", "training.max_steps=0",
@@ -155,7 +155,7 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     policy = load.load(cfg, source, plan)
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})
     with run.guard():
-        grpo.train(cfg, policy, tok, prompts, run, plan=plan, root=run.dir / "checkpoints", budget=Budget(None),
+        grpo.train(cfg, policy, tok, prompts, grpo_stage(run, cfg), plan=plan, root=run.dir / "checkpoints",
                    rewards=[vowels])
     curve = [r["reward_mean"] for r in read_jsonl(run.dir / "metrics.jsonl")]
     assert len(curve) == steps

@@ -13,6 +13,7 @@ from tunix_nb.backends.torch import sft as train_torch
 from tunix_nb.backends.torch.load import apply_lora, policy_from
 from tunix_nb.config import load_config
 from tunix_nb.evidence import Run, read_jsonl
+from tunix_nb.stages import sft_stage
 
 METRIC_KEYS = {"step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s"}
 
@@ -33,7 +34,7 @@ def fit(tmp_path, run_id, *overrides, max_steps=12):
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})
     with run.guard():
-        result = train_torch.train(cfg, policy_from(model, cfg), tok, examples, run, plan=CPU, root=run.dir / "checkpoints")
+        result = train_torch.train(cfg, policy_from(model, cfg), tok, examples, sft_stage(run, cfg), plan=CPU, root=run.dir / "checkpoints")
     return result, before, run
 
 

@@ -77,9 +77,9 @@ def test_loss_and_gradients_equal_the_grpo_formula(tiny_model_dir):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     from tunix_nb import data, inputs, models
-    from tunix_nb.backends.common import Budget
     from tunix_nb.backends.tunix import grpo, load
     from tunix_nb.evidence import Run
+    from tunix_nb.stages import grpo_stage
 
     steps = 16
     cfg = load_config(GRPO_SMOKE, [f"training.seed={seed}", "training.max_steps=0", "eval.compare_base=false",
@@ -96,7 +96,7 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     policy = load.load(cfg, source, SimpleNamespace(dtype="fp32"))
     run = Run.create(cfg, plan={}, model_source=source.to_dict(), datasets={})
     with run.guard():
-        grpo.train(cfg, policy, tok, prompts, run, plan=SimpleNamespace(dtype="fp32"), root=run.dir / "checkpoints", budget=Budget(None),
+        grpo.train(cfg, policy, tok, prompts, grpo_stage(run, cfg), plan=SimpleNamespace(dtype="fp32"), root=run.dir / "checkpoints",
                    rewards=[vowels])
     curve = [r["reward_mean"] for r in read_jsonl(run.dir / "metrics.jsonl")]
     assert len(curve) == steps

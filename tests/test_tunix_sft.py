@@ -16,7 +16,6 @@ from conftest import FRESH_NOTEBOOK, JUDGES_CELLS, ROOT, judges_output, run_cli,
 from tunix_nb.backends.tunix import load as tload
 from tunix_nb.backends.tunix import sft as tt
 from tunix_nb.backends.tunix import trainer
-from tunix_nb.backends.common import may_start_step
 from tunix_nb.config import LoraConfig, load_config
 from tunix_nb.errors import UserError
 from tunix_nb.evidence import read_jsonl
@@ -90,16 +89,6 @@ def test_a_step_weighs_every_target_token_once():
     # 4 target tokens in the step (labels after the first position); MultiSteps averages 3 micro-batches.
     assert first["weights"].tolist() == [3 / 4, 0.0]
     assert batches[1]["weights"].tolist() == [3 / 4, 0.0] and batches[2]["weights"].tolist() == [0.0, 0.0]
-
-
-@pytest.mark.parametrize("elapsed,step_s,queued,ok", [
-    (0.0, None, 5, True),      # not measured yet
-    (90.0, 2.0, 2, True),      # 90 + (2 + 2) * 2 = 98 <= 100
-    (93.0, 2.0, 2, False),     # 93 + 8 = 101 > 100
-    (50.0, 20.0, 1, False),    # 50 + (1 + 2) * 20 = 110 > 100
-])
-def test_may_start_step(elapsed, step_s, queued, ok):
-    assert may_start_step(budget_s=100.0, elapsed_s=elapsed, step_s=step_s, queued=queued) is ok
 
 
 def test_latest_step_ignores_and_removes_a_torn_write(tmp_path):

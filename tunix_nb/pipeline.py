@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import auth, backends, data, device, evidence, inputs, models, report, scoring
-from .backends.common import Backend, Budget, Policy, TrainResult
+from . import auth, backends, data, device, evidence, inputs, models, report, scoring, stages
+from .backends.common import Backend, Policy
+from .stages import Budget, TrainResult
 from .config import Config
 from .errors import UserError
 
@@ -138,9 +139,10 @@ def sft(s: Session) -> Path | None:
     if not sft_on(s.cfg):
         return None
     with s.run.failing():
-        _stage(s, "sft", s.backend.train_sft(s.cfg, s.policy, s.tokenizer, s.examples, s.run, plan=s.plan,
-                                       root=checkpoint_root(s, "sft"), budget=s.budget.stage()))
-        return report.plot_loss(evidence.read_jsonl(s.run.dir / "metrics.jsonl"), s.run.dir / "loss_curve.png")
+        stage = stages.sft_stage(s.run, s.cfg, s.budget.stage())
+        result = _stage(s, "sft", s.backend.train_sft(s.cfg, s.policy, s.tokenizer, s.examples, stage, plan=s.plan,
+                                                      root=checkpoint_root(s, "sft")))
+        return report.plot_loss(result.rows, s.run.dir / "loss_curve.png")
 
 
 def grpo(s: Session) -> Path | None:
@@ -148,9 +150,10 @@ def grpo(s: Session) -> Path | None:
     if s.cfg.grpo is None:
         return None
     with s.run.failing():
-        _stage(s, "grpo", s.backend.train_grpo(s.cfg, s.policy, s.tokenizer, s.prompts, s.run, plan=s.plan,
-                                         root=checkpoint_root(s, "grpo"), budget=s.budget.stage()))
-        return report.plot_rewards(evidence.read_jsonl(s.run.dir / "metrics.jsonl"), s.run.dir / "reward_curve.png")
+        stage = stages.grpo_stage(s.run, s.cfg, s.budget.stage())
+        result = _stage(s, "grpo", s.backend.train_grpo(s.cfg, s.policy, s.tokenizer, s.prompts, stage, plan=s.plan,
+                                                        root=checkpoint_root(s, "grpo")))
+        return report.plot_rewards(result.rows, s.run.dir / "reward_curve.png")
 
 
 def evaluate(s: Session) -> str:
@@ -206,12 +209,13 @@ def checkpoint_root(s: Session, stage: str) -> Path:
     return root if stage == trained_stages(s.cfg)[-1] else root / stage
 
 
-def _stage(s: Session, stage: str, result: TrainResult) -> None:
+def _stage(s: Session, stage: str, result: TrainResult) -> TrainResult:
     s.results[stage] = result
     s.policy.model = result.model
     summaries = {k: v.summary() for k, v in s.results.items()}
     s.run.update(metrics={**result.summary(), "skipped_samples": s.skipped, "stages": summaries})
     s.stages[stage] = score_stage(s, f"eval ({stage})")
+    return result
 
 
 def score_stage(s: Session, desc: str) -> tuple[list, dict]:

@@ -56,7 +56,7 @@ def sft_rows(metrics: list[dict]) -> list[dict]:
 
 
 def grpo_rows(metrics: list[dict]) -> list[dict]:
-    return [m for m in metrics if m.get("stage") == "grpo"]
+    return [m for m in metrics if metrics_stage(m) == "grpo"]
 
 
 def _points(rows: list[dict], key: str) -> tuple[list, list]:

@@ -1,9 +1,10 @@
 """PyTorch GRPO stage: sampled rollouts through our own decoder, the same rewards, and the same
 objective as the Tunix stage's loss (tunix 0.1.7's `grpo_loss_fn` with our `algo_config`), term
 for term, so the two backends optimise one objective. Reference = the policy with its LoRA
-adapters disabled (no second copy of the model). Checkpoints, resume and metrics rows follow the
-SFT trainer (`<root>/step-<N>`, weights + optimizer + scheduler + RNG) and the Tunix stage's row
-keys; each step's prompts and rollout seed are fixed up front, so a resumed run samples the same.
+adapters disabled (no second copy of the model). Checkpoints and resume follow the SFT trainer
+(`<root>/step-<N>`, weights + optimizer + scheduler + RNG), the metrics rows are the stage
+harness's GRPO rows (`tunix_nb.stages`); each step's prompts and rollout seed are fixed up front,
+so a resumed run samples the same.
 
 The objective:
 
@@ -26,14 +27,14 @@ from typing import Sequence
 
 import numpy as np
 
-from ... import checkpoints, progress
+from ... import checkpoints
 from ... import rewards as rewards_lib
 from ...config import Config
 from ...data import GrpoPrompt, plan_prompt_steps
-from ...evidence import MetricsWriter, Run, read_jsonl
 from ...models import stop_token_ids
 from ...prompts import encode_formatted
-from ..common import Budget, Policy, TrainResult, log_grpo_step, lr_lambda, record_budget
+from ...stages import Stage, TrainResult
+from ..common import Policy, lr_lambda
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
 from .optim import clip_and_norm
 
@@ -110,11 +111,11 @@ def aggregate(per_token, mask, mode: str, width: int | None = None):
 
 # --- the stage -----------------------------------------------------------------------------------
 
-def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], run: Run, *, plan, root: Path,
-          budget: Budget, rewards: Sequence | None = None) -> TrainResult:
+def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], stage: Stage, *, plan, root: Path,
+          rewards: Sequence | None = None) -> TrainResult:
     """GRPO for grpo.max_steps steps, checkpoints in `root`/step-<N>; a root with a whole
-    checkpoint resumes after it. `budget`: the Tunix backend's time budget (refused for torch at
-    config load; the manifest records the stage all the same). `rewards`: reward functions to use
+    checkpoint resumes after it. (No time budget: it is the Tunix backend's, refused for torch at
+    config load; the manifest records the stage all the same.) `rewards`: reward functions to use
     instead of the configured `grpo.rewards` (their sum is the reward; the rows still log each
     configured reward)."""
     import torch
@@ -131,25 +132,22 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                                   weight_decay=g.weight_decay)
     factor = lr_lambda(int(g.warmup_ratio * g.max_steps), g.lr_schedule, g.max_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    state = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "first_loss": None}
-    resume = latest_checkpoint(root, run.log)
+    state = {"step": 0, "tokens_seen": 0}
+    resume = latest_checkpoint(root, stage.log)
     if resume is not None:
         state = load_checkpoint(resume, model, optimizer, scheduler, lora=t.lora is not None)
-        run.log.info("resuming GRPO from %s (step %d)", resume, state["step"])
+        stage.log.info("resuming GRPO from %s (step %d)", resume, state["step"])
     autocast = torch.autocast(device_type=device, dtype=torch.bfloat16) if plan.dtype == "bf16" else nullcontext()
     decoder = Decoder(model, device=device, dtype=plan.dtype)
     stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
     count = rewards_lib.token_counter(tokenizer)
     G = g.num_generations
     micro = g.micro_batch_size or g.prompts_per_step * G  # completions per forward/backward, whole groups
-    run.log.info("grpo (torch, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, device %s",
+    stage.log.info("grpo (torch, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, device %s",
                  g.loss, len(prompts), g.max_steps, g.prompts_per_step, G, g.beta, device)
 
-    metrics = MetricsWriter(run.dir / "metrics.jsonl")
-    start = time.perf_counter() - state["elapsed_s"]  # elapsed_s runs on across a resume
-    bar = progress.bar(g.max_steps, "grpo", "step", initial=state["step"])
     steps = state["step"]
-    try:
+    with stage.steps(g.max_steps, resumed=state["step"]):
         for n, chosen in enumerate(schedule):
             if n < state["step"]:
                 continue  # done before the resumed checkpoint
@@ -197,30 +195,16 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
 
             steps = n + 1
             lengths = [len(c) for c in cut]
-            dt = time.perf_counter() - step_start
-            row = {"stage": "grpo", "step": steps, "loss": round(loss_sum, 6), "lr": lr,
-                   "grad_norm": round(grad_norm, 6),
-                   "reward_mean": _round(np.mean(total)), "reward_std": _round(np.std(total)),
-                   **{f"reward/{k}": _round(np.mean(parts[k])) for k in g.rewards},
-                   "kl": round(kl_sum, 6), "completion_len_mean": _round(np.mean(lengths)),
-                   "tokens": int(sum(lengths)), "tokens_per_s": round(sum(lengths) / max(dt, 1e-9), 1),
-                   "elapsed_s": round(time.perf_counter() - start, 3)}
-            log_grpo_step(run, metrics, bar, row, g)
+            row = stage.step(steps, seconds=time.perf_counter() - step_start, loss=loss_sum, lr=lr, grad_norm=grad_norm,
+                             reward_mean=np.mean(total), reward_std=np.std(total),
+                             **{f"reward/{k}": np.mean(parts[k]) for k in g.rewards}, kl=kl_sum,
+                             completion_len_mean=np.mean(lengths), tokens=int(sum(lengths)))
             state["tokens_seen"] += row["tokens"]
-            if state["first_loss"] is None:
-                state["first_loss"] = row["loss"]
             if (g.save_every and steps % g.save_every == 0) or steps == g.max_steps:
-                state.update(step=steps, elapsed_s=time.perf_counter() - start)
+                state.update(step=steps)
                 save_checkpoint(model, tokenizer, root, steps, optimizer=optimizer, scheduler=scheduler, state=state)
-    finally:
-        bar.close()
-        metrics.close()
     model.eval()
-    record_budget(run, "grpo", budget, planned=g.max_steps, trained=steps)
-    logged = [r for r in read_jsonl(run.dir / "metrics.jsonl") if r.get("stage") == "grpo"]
-    return TrainResult(model=model, steps=steps, first_loss=logged[0]["loss"] if logged else math.nan,
-                       final_loss=logged[-1]["loss"] if logged else math.nan, tokens=state["tokens_seen"],
-                       train_seconds=time.perf_counter() - start, checkpoint=checkpoints.torch_dir(root, steps))
+    return stage.result(model, steps=steps, checkpoint=checkpoints.torch_dir(root, steps), tokens=state["tokens_seen"])
 
 
 def rollout_seed(seed: int, step: int) -> int:
@@ -238,7 +222,3 @@ def pad_rows(prompts: Sequence[list[int]], completions: Sequence[list[int]], pad
     prompt_t = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)
     completion_t = torch.tensor([list(c) + [pad] * (cut - len(c)) for c in completions], device=device)
     return prompt_t, completion_t
-
-
-def _round(x) -> float:
-    return round(float(x), 6)

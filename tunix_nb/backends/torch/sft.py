@@ -1,7 +1,8 @@
 """PyTorch SFT stage: full fine-tuning or LoRA, AdamW or Adafactor, bf16 autocast or fp32.
 
-Contract shared with the Tunix backend: `train(cfg, policy, tokenizer, examples, run, ...) -> TrainResult`,
-the same `metrics.jsonl` keys, checkpoints under the stage's root (`<root>/step-<N>`). The whole schedule (which samples
+Contract shared with the Tunix backend: `train(cfg, policy, tokenizer, examples, stage, ...) -> TrainResult`,
+each step reported to the stage harness (`tunix_nb.stages`: the metrics rows, the clock), checkpoints
+under the stage's root (`<root>/step-<N>`). The whole schedule (which samples
 go into which micro-batch of which step) is planned up front by `data.plan_steps`, so a seed
 gives the same data order and, on CPU, the same loss curve.
 
@@ -18,27 +19,27 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
-from ... import checkpoints, progress
+from ... import checkpoints
 from ...config import Config
 from ...data import collate, collate_packed, plan_steps
-from ...evidence import MetricsWriter, Run, read_jsonl
 from ...prompts import IGNORE_INDEX, Encoded
-from ..common import Budget, Policy, TrainResult, lr_lambda
+from ...stages import Stage, TrainResult
+from ..common import Policy, lr_lambda
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
 from .optim import clip_and_norm, make_optimizer
 
 
-def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], run: Run, *, plan, root: Path,
-          budget: Budget | None = None) -> TrainResult:
+def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], stage: Stage, *, plan,
+          root: Path) -> TrainResult:
     """Train, checkpoints in `root`/step-<N>; when `root` holds a whole checkpoint, continue after
     its step with its weights, optimizer, scheduler and RNG state, on the same planned schedule.
-    (`budget`: the Tunix backend's time budget; refused for torch at config load.)"""
+    (No time budget: it is the Tunix backend's, refused for torch at config load.)"""
     import torch
 
     t = cfg.training
     model, device, dtype = policy.model, plan.device, plan.dtype
     seed_everything(t.seed)
-    resume = latest_checkpoint(root, run.log)
+    resume = latest_checkpoint(root, stage.log)
     if t.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False  # no KV cache while training
@@ -54,19 +55,15 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(t.warmup_steps, t.lr_schedule, len(schedule)))
     autocast = (torch.autocast(device_type=device, dtype=torch.bfloat16) if dtype == "bf16" else nullcontext())
     trainable = sum(p.numel() for p in params)
-    state = {"step": 0, "tokens_seen": 0, "elapsed_s": 0.0, "first_loss": None}
+    state = {"step": 0, "tokens_seen": 0}
     if resume is not None:
         state = load_checkpoint(resume, model, optimizer, scheduler, lora=t.lora is not None)
-        run.log.info("resumed from %s (step %d)", resume.name, state["step"])
-    run.log.info("sft (torch): %d samples, %d steps, %d trainable params, device %s, dtype %s",
-                 len(examples), len(schedule), trainable, device, dtype)
+        stage.log.info("resumed from %s (step %d)", resume.name, state["step"])
+    stage.log.info("sft (torch): %d samples, %d steps, %d trainable params, device %s, dtype %s",
+                   len(examples), len(schedule), trainable, device, dtype)
 
-    metrics = MetricsWriter(run.dir / "metrics.jsonl")
-    losses: list[float] = []
     tokens_seen = state["tokens_seen"]
-    start = time.perf_counter() - state["elapsed_s"]  # elapsed_s runs on across a resume
-    bar = progress.bar(len(schedule), "sft", "step", initial=state["step"])
-    try:
+    with stage.steps(len(schedule), resumed=state["step"]):
         for step, micro_batches in enumerate(schedule, start=1):
             if step <= state["step"]:
                 continue  # done before the resumed checkpoint
@@ -91,35 +88,18 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
             optimizer.zero_grad(set_to_none=True)
 
             tokens_seen += step_tokens
-            losses.append(loss_sum)
-            dt = time.perf_counter() - step_start
-            tok_s = step_tokens / max(dt, 1e-9)
-            progress.show(bar, loss=f"{loss_sum:.4f}", tok_s=f"{tok_s:,.0f}")
-            bar.update(1)
-            if step % t.log_every == 0 or step == len(schedule):
-                row = {"stage": "sft", "step": step, "loss": round(loss_sum, 6), "lr": lr, "grad_norm": round(grad_norm, 6),
-                       "tokens": step_tokens, "target_tokens": n_targets, "tokens_per_s": round(tok_s, 1),
-                       "elapsed_s": round(time.perf_counter() - start, 3)}
-                metrics.write(row)
-                run.log.info("step %d/%d loss %.4f lr %.3g grad_norm %.3f tokens/s %.0f",
-                             step, len(schedule), loss_sum, lr, grad_norm, tok_s)
-            if state["first_loss"] is None:
-                state["first_loss"] = loss_sum
+            stage.step(step, seconds=time.perf_counter() - step_start, loss=loss_sum, lr=lr, grad_norm=grad_norm,
+                       tokens=step_tokens, target_tokens=n_targets)
             if (t.save_every and step % t.save_every == 0) or step == len(schedule):
-                state.update(step=step, tokens_seen=tokens_seen, elapsed_s=time.perf_counter() - start)
+                state.update(step=step, tokens_seen=tokens_seen)
                 save_checkpoint(model, tokenizer, root, step,
                                 optimizer=optimizer, scheduler=scheduler, state=state)
-    finally:
-        bar.close()
-        metrics.close()
     if state["step"] < len(schedule):  # resumed from the final checkpoint: nothing left to train
         raise RuntimeError(f"training stopped at step {state['step']} of {len(schedule)}")
-    checkpoint = checkpoints.torch_dir(root, len(schedule))
     model.eval()
     model.config.use_cache = True
-    final_loss = losses[-1] if losses else read_last_loss(run.dir / "metrics.jsonl", "sft")
-    return TrainResult(model=model, steps=len(schedule), first_loss=state["first_loss"], final_loss=final_loss,
-                       tokens=tokens_seen, train_seconds=time.perf_counter() - start, checkpoint=checkpoint)
+    return stage.result(model, steps=len(schedule), checkpoint=checkpoints.torch_dir(root, len(schedule)),
+                        tokens=tokens_seen)
 
 
 def batch_loss_sum(model, batch: dict, loss_chunk_size: int | None = None):
@@ -190,8 +170,3 @@ def token_loss_sum(logits, labels):
     shift_labels = labels[:, 1:]
     return F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.reshape(-1),
                            ignore_index=IGNORE_INDEX, reduction="sum")
-
-
-def read_last_loss(path: Path, stage: str) -> float:
-    rows = [r for r in read_jsonl(path) if r.get("stage", "sft") == stage]
-    return rows[-1]["loss"]

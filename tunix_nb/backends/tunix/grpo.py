@@ -14,21 +14,19 @@ stream asks the time budget before each step, as the SFT stage does.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from ... import progress
 from ... import rewards as rewards_lib
 from ...checkpoints import ACTOR
 from ...config import Config, GrpoConfig
 from ...data import GrpoPrompt, plan_prompt_steps
-from ...evidence import MetricsWriter, Run, read_jsonl
 from ...models import stop_token_ids
-from ..common import Budget, Policy, TrainResult, log_grpo_step, lr_lambda, record_budget, stage_elapsed
+from ...stages import Stage, TrainResult
+from ..common import Policy, lr_lambda
 from .trainer import latest_step, step_hooks
 
 # Rollouts per step and groups must line up: Tunix repeats each prompt G times inside a
@@ -130,8 +128,8 @@ def reference_model(cfg: Config, policy: Policy, dtype: str):
     return base
 
 
-def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], run: Run, *, plan, root: Path,
-          budget: Budget, rewards: Sequence | None = None) -> TrainResult:
+def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], stage: Stage, *, plan, root: Path,
+          rewards: Sequence | None = None) -> TrainResult:
     """GRPO for grpo.max_steps steps (or until the time budget says stop), checkpoints in
     `root`/actor/<step>. A root with checkpoints resumes after the latest one (Tunix restores the
     LoRA params and optimizer and skips the prompts it covered: the same prompt order).
@@ -140,15 +138,13 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     g = cfg.grpo
     seed = cfg.training.seed if g.seed is None else g.seed
     schedule = plan_prompt_steps(len(prompts), prompts_per_step=g.prompts_per_step, steps=g.max_steps, seed=seed)
-    resumed = latest_step(root, run.log)
+    resumed = latest_step(root, stage.log)
+    budget = stage.budget
     rl_cluster, rollout_config = cluster(cfg, policy, tokenizer, root=root, seed=seed, dtype=plan.dtype)
     config, learner_cls = algo_config(g)
     count = rewards_lib.token_counter(tokenizer)
-    offset = stage_elapsed(run, "grpo") if resumed else 0.0
     per_step: dict[int, dict] = {}  # step -> what its rollouts scored (filled by `observe`)
     new_stats = lambda: {"rewards": [], "parts": {k: [] for k in g.rewards}, "lengths": []}
-    metrics = MetricsWriter(run.dir / "metrics.jsonl")
-    bar = progress.bar(g.max_steps, "grpo", "step", initial=resumed)
     factor = lr_lambda(int(g.warmup_ratio * g.max_steps), g.lr_schedule, g.max_steps)
     trainer = rl_cluster.actor_trainer
 
@@ -166,23 +162,17 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
 
     class StepLog(step_hooks()):
         def on_train_step_end(self, trainer, train_step, train_loss):
-            now = time.perf_counter()
             # Tunix reports step k after step k+1 ran (and the last at the end): its time is
             # from its own rollouts' start to the next step's start.
             s = per_step.pop(train_step, None) or new_stats()
-            end = per_step.get(train_step + 1, {}).get("start", now)
-            dt = end - s.get("start", budget.stage_start)
+            end = per_step.get(train_step + 1, {}).get("start", time.perf_counter())
             history = lambda name: trainer.metrics_logger.get_metric_history(trainer.metrics_prefix, name, "train")[-1]
-            rows_tokens = int(sum(s["lengths"]))
-            row = {"stage": "grpo", "step": train_step, "loss": round(float(train_loss), 6),
-                   "lr": g.learning_rate * factor(train_step - 1), "grad_norm": round(float(history("grad_norm")), 6),
-                   "reward_mean": _mean(s["rewards"]), "reward_std": _std(s["rewards"]),
-                   **{f"reward/{k}": _mean(v) for k, v in s["parts"].items()},
-                   "kl": round(float(history("kl")), 6) if g.beta else 0.0,
-                   "completion_len_mean": _mean(s["lengths"]), "tokens": rows_tokens,
-                   "tokens_per_s": round(rows_tokens / max(dt, 1e-9), 1),
-                   "elapsed_s": round(offset + end - budget.stage_start, 3)}
-            log_grpo_step(run, metrics, bar, row, g)
+            stage.step(train_step, seconds=end - s.get("start", budget.stage_start), at=end, loss=float(train_loss),
+                       lr=g.learning_rate * factor(train_step - 1), grad_norm=float(history("grad_norm")),
+                       reward_mean=_mean(s["rewards"]), reward_std=_std(s["rewards"]),
+                       **{f"reward/{k}": _mean(v) for k, v in s["parts"].items()},
+                       kl=float(history("kl")) if g.beta else 0.0, completion_len_mean=_mean(s["lengths"]),
+                       tokens=int(sum(s["lengths"])))
 
     def stream() -> Iterator[dict]:
         for n, step in enumerate(schedule):
@@ -190,9 +180,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                 if n > resumed:
                     budget.step_ends.append(time.perf_counter())  # step n-1 has trained
                 if not budget.allows(n - resumed):
-                    budget.stopped_before = n + 1
-                    run.log.warning("time budget: stopping GRPO after step %d of %d (step time %.2f s)",
-                                    n, g.max_steps, budget.step_s() or 0.0)
+                    stage.stop(before=n + 1)
                     return
                 per_step.setdefault(n + 1, new_stats())["start"] = time.perf_counter()
                 # A new rollout seed per step: deterministic, but not the same noise every step.
@@ -209,27 +197,18 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     learner.should_sync_weights = True
     trainer.with_training_hooks(StepLog())
     if resumed:
-        run.log.info("resuming GRPO from %s (step %d)", root / ACTOR / str(resumed), resumed)
-    run.log.info("grpo (tunix, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, mesh %s", g.loss,
-                 len(prompts), g.max_steps, g.prompts_per_step, g.num_generations, g.beta, dict(policy.mesh.shape))
-    start = time.perf_counter()
-    try:
-        with policy.mesh:
-            learner.train(stream())
-    finally:
-        bar.close()
-        metrics.close()
+        stage.log.info("resuming GRPO from %s (step %d)", root / ACTOR / str(resumed), resumed)
+    stage.log.info("grpo (tunix, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, mesh %s", g.loss,
+                   len(prompts), g.max_steps, g.prompts_per_step, g.num_generations, g.beta, dict(policy.mesh.shape))
+    with stage.steps(g.max_steps, resumed=resumed), policy.mesh:
+        learner.train(stream())
     steps = trainer.train_steps
-    record_budget(run, "grpo", budget, planned=g.max_steps, trained=steps)
-    rows = [r for r in read_jsonl(run.dir / "metrics.jsonl") if r.get("stage") == "grpo"]
-    return TrainResult(model=policy.model, steps=steps, first_loss=rows[0]["loss"] if rows else math.nan,
-                       final_loss=rows[-1]["loss"] if rows else math.nan, tokens=sum(r["tokens"] for r in rows),
-                       train_seconds=offset + time.perf_counter() - start, checkpoint=root / ACTOR / str(steps))
+    return stage.result(policy.model, steps=steps, checkpoint=root / ACTOR / str(steps))
 
 
 def _mean(v: Sequence[float]) -> float:
-    return round(float(np.mean(v)), 6) if len(v) else 0.0
+    return float(np.mean(v)) if len(v) else 0.0
 
 
 def _std(v: Sequence[float]) -> float:
-    return round(float(np.std(v)), 6) if len(v) else 0.0
+    return float(np.std(v)) if len(v) else 0.0

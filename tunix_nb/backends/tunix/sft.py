@@ -1,10 +1,11 @@
 """Tunix (JAX) SFT stage: `PeftTrainer` with qwix LoRA or full fine-tuning, on a mesh over every device.
 
-Contract shared with the PyTorch backend: `train(cfg, model, tokenizer, examples, run, ...) -> TrainResult`,
-the same planned schedule (`data.plan_steps`), the same `metrics.jsonl` keys, checkpoints in the
-run dir. Checkpoints are where the competition's judges look for them:
-`<ckpt root>/actor/<step>/model_params` (orbax; LoRA params only when LoRA is on); the last stage
-of a run owns `<run dir>/checkpoints` (= the notebook's `CKPT_DIR`), earlier ones a sub-folder.
+Contract shared with the PyTorch backend: `train(cfg, policy, tokenizer, examples, stage, ...) -> TrainResult`,
+the same planned schedule (`data.plan_steps`), each step reported to the stage harness
+(`tunix_nb.stages`: the same metrics rows), checkpoints in the run dir, where the competition's
+judges look for them: `<ckpt root>/actor/<step>/model_params` (orbax; LoRA params only when LoRA
+is on); the last stage of a run owns `<run dir>/checkpoints` (= the notebook's `CKPT_DIR`),
+earlier ones a sub-folder.
 
 XLA compiles one train step per batch shape, so micro-batches are padded to a few fixed shapes:
 lengths round up to a multiple of SHAPE_STEP, rows to the token budget's count for that length
@@ -13,20 +14,18 @@ lengths round up to a multiple of SHAPE_STEP, rows to the token budget's count f
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from ... import progress
 from ...checkpoints import ACTOR  # the judges' layout: CKPT_DIR/actor/<step>/model_params
 from ...config import Config, TrainingConfig
 from ...data import plan_steps
-from ...evidence import MetricsWriter, Run, read_jsonl
 from ...prompts import IGNORE_INDEX, Encoded
-from ..common import Budget, Policy, TrainResult, lr_lambda, record_budget, stage_elapsed
+from ...stages import Stage, TrainResult
+from ..common import Policy, lr_lambda
 from .trainer import latest_step, step_hooks
 
 SHAPE_STEP = 128
@@ -132,8 +131,8 @@ def make_optimizer(t: TrainingConfig, total_steps: int):
 
 # --- training ------------------------------------------------------------------------------
 
-def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], run: Run, *, plan, root: Path,
-          budget: Budget) -> TrainResult:
+def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], stage: Stage, *, plan,
+          root: Path) -> TrainResult:
     """Train with PeftTrainer on the mesh, checkpoints in `root`/actor/<step>. A root with
     checkpoints resumes after the latest one (PeftTrainer restores it and skips the micro-batches
     it covered: the same data order)."""
@@ -150,68 +149,44 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], r
     tokens = [sum(len(examples[i]) for mb in step for i in mb) for step in schedule]
     targets = [sum(sum(l != IGNORE_INDEX for l in examples[i].labels[1:]) for mb in step for i in mb)
                for step in schedule]
-    resumed = latest_step(root, run.log)
+    resumed = latest_step(root, stage.log)
+    budget = stage.budget
     options = ocp.CheckpointManagerOptions(save_interval_steps=t.save_every or len(schedule) + 1, max_to_keep=2,
                                            cleanup_tmp_directories=True)
     config = peft_trainer.TrainingConfig(eval_every_n_steps=len(schedule) + 1, max_steps=None,
                                          gradient_accumulation_steps=t.grad_accum if t.grad_accum > 1 else None,
                                          checkpoint_root_directory=str(root / ACTOR), checkpointing_options=options,
                                          pbar_description=None)
-    offset = stage_elapsed(run, "sft") if resumed else 0.0
-    metrics = MetricsWriter(run.dir / "metrics.jsonl")
-    losses: list[float] = []
-    bar = progress.bar(len(schedule), "sft", "step", initial=resumed)
     factor = lr_lambda(t.warmup_steps, t.lr_schedule, len(schedule))
 
     class StepLog(step_hooks()):
-        """Writes one metrics.jsonl row per step, in the PyTorch backend's schema."""
+        """Reports each step to the stage harness (its row, in the PyTorch backend's schema)."""
 
         def on_train_step_end(self, trainer, train_step, train_loss):
             now = time.perf_counter()
             dt = now - (budget.step_ends[-1] if budget.step_ends else budget.stage_start)
             budget.step_ends.append(now)
-            loss = float(train_loss)
-            losses.append(loss)
-            grad_norm = float(trainer.metrics_logger.get_metric_history("", "grad_norm", "train")[-1])
             i = train_step - 1
-            row = {"stage": "sft", "step": train_step, "loss": round(loss, 6), "lr": t.learning_rate * factor(i),
-                   "grad_norm": round(grad_norm, 6), "tokens": tokens[i], "target_tokens": targets[i],
-                   "tokens_per_s": round(tokens[i] / max(dt, 1e-9), 1),
-                   "elapsed_s": round(offset + now - budget.stage_start, 3)}
-            if train_step % t.log_every == 0 or train_step == len(schedule):
-                metrics.write(row)
-                run.log.info("sft step %d/%d loss %.4f lr %.3g grad_norm %.3f tokens/s %.0f", train_step,
-                             len(schedule), loss, row["lr"], grad_norm, row["tokens_per_s"])
-            progress.show(bar, loss=f"{loss:.4f}", tok_s=f"{row['tokens_per_s']:,.0f}")
-            bar.update(1)
+            stage.step(train_step, seconds=dt, at=now, loss=float(train_loss), lr=t.learning_rate * factor(i),
+                       grad_norm=float(trainer.metrics_logger.get_metric_history("", "grad_norm", "train")[-1]),
+                       tokens=tokens[i], target_tokens=targets[i])
 
     def stream() -> Iterator[dict]:
         for n, step in enumerate(schedule):
             if n >= resumed and not budget.allows(n - resumed):
-                budget.stopped_before = n + 1
-                run.log.warning("time budget: stopping SFT after step %d of %d (step time %.2f s)",
-                                n, len(schedule), budget.step_s() or 0.0)
+                stage.stop(before=n + 1)
                 return
             yield from step_batches(examples, step, t=t, pad_id=pad_id, bos_id=bos_id, data_parallel=data_parallel)
 
     if resumed:
-        run.log.info("resuming SFT from %s (step %d)", root / ACTOR / str(resumed), resumed)
+        stage.log.info("resuming SFT from %s (step %d)", root / ACTOR / str(resumed), resumed)
     trainable = "LoRA" if t.lora is not None else "all"
-    run.log.info("sft (tunix): %d samples, %d steps, %s params, mesh %s", len(examples), len(schedule),
-                 trainable, dict(mesh.shape))
+    stage.log.info("sft (tunix): %d samples, %d steps, %s params, mesh %s", len(examples), len(schedule),
+                   trainable, dict(mesh.shape))
     trainer = peft_trainer.PeftTrainer(model, make_optimizer(t, len(schedule)), config)
     trainer = trainer.with_gen_model_input_fn(model_inputs(pad_id)).with_loss_fn(loss_fn)
     trainer.with_training_hooks(StepLog())
-    try:
-        with mesh:
-            trainer.train(stream())
-    finally:
-        bar.close()
-        metrics.close()
+    with stage.steps(len(schedule), resumed=resumed), mesh:
+        trainer.train(stream())
     steps = trainer.train_steps
-    record_budget(run, "sft", budget, planned=len(schedule), trained=steps)
-    rows = [r for r in read_jsonl(run.dir / "metrics.jsonl") if r.get("stage") == "sft"]
-    return TrainResult(model=model, steps=steps, first_loss=rows[0]["loss"] if rows else math.nan,
-                       final_loss=rows[-1]["loss"] if rows else math.nan,
-                       tokens=sum(tokens[:steps]), train_seconds=offset + time.perf_counter() - budget.stage_start,
-                       checkpoint=root / ACTOR / str(steps))
+    return stage.result(model, steps=steps, checkpoint=root / ACTOR / str(steps), tokens=sum(tokens[:steps]))
