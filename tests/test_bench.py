@@ -49,3 +49,21 @@ def test_eval_throughput_bench_agrees_with_hf_generate(tmp_path, tiny_model_dir)
         assert r["agreement"] == 1.0  # greedy in fp32: token for token the same
         assert 0 < r["new_tokens"] <= 5 * 12 and r["seconds"] > 0
     assert result["prompts"] == 5 and result["max_new_tokens"] == 12 and "agreement" in out
+
+
+@pytest.mark.slow
+def test_grpo_step_bench_times_both_halves_of_our_step_beside_the_floor(tmp_path, tiny_model_dir):
+    # TRL is a bench-only dependency: where it is not installed its row says so instead of failing.
+    out, result = bench("grpo_step.py", "--model", "tiny", "--steps", "2", "--set", "grpo.max_new_tokens=8", "--set", "grpo.overlong_soft_tokens=4",
+                        tmp_path=tmp_path)
+    assert result["floor"]["read_s"] > 0 and result["floor"]["weights_gb"] > 0
+    ours = next(r for r in result["rows"] if r["row"] == "tunix-nb")
+    assert ours["status"] == "ok" and len(ours["steps"]) == 2
+    for step in ours["steps"]:
+        assert 0 < step["rollout_s"] < step["step_s"] and 0 < step["update_s"] < step["step_s"]
+        assert 0 < step["completion_tokens"] <= 8 * 8 and 1 <= step["decode_steps"] <= 8
+        assert step["update_tokens"] > step["completion_tokens"]
+    assert ours["decode_vs_floor"] == pytest.approx(ours["decode_step_s"] / result["floor"]["read_s"], rel=0.01)
+    trl = next(r for r in result["rows"] if r["row"] == "trl-grpo")
+    assert trl["status"] == "ok" or trl["note"] == "trl not installed"
+    assert result["settings"]["num_generations"] == 4 and "tunix-nb" in out

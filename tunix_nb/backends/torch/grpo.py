@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from ... import checkpoints
 from ... import rewards as rewards_lib
-from ...config import Config
+from ...config import Config, GrpoConfig
 from ...data import GrpoPrompt, plan_prompt_steps
 from ...models import stop_token_ids
 from ...prompts import encode_formatted
@@ -120,7 +121,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     configured reward)."""
     import torch
 
-    from .decode import Decoder, _cut_at_stop
+    from .decode import Decoder
 
     g, t = cfg.grpo, cfg.training
     seed = t.seed if g.seed is None else g.seed
@@ -139,10 +140,8 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
         stage.log.info("resuming GRPO from %s (step %d)", resume, state["step"])
     autocast = torch.autocast(device_type=device, dtype=torch.bfloat16) if plan.dtype == "bf16" else nullcontext()
     decoder = Decoder(model, device=device, dtype=plan.dtype)
-    stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
     count = rewards_lib.token_counter(tokenizer)
     G = g.num_generations
-    micro = g.micro_batch_size or g.prompts_per_step * G  # completions per forward/backward, whole groups
     stage.log.info("grpo (torch, %s): %d prompts, %d steps x %d prompts x %d generations, beta %s, device %s",
                  g.loss, len(prompts), g.max_steps, g.prompts_per_step, G, g.beta, device)
 
@@ -153,58 +152,91 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
                 continue  # done before the resumed checkpoint
             step_start = time.perf_counter()
             rows = [prompts[i] for i in chosen]
-            ids = [encode_formatted(tokenizer, p.prompt) for p in rows]
-            group_ids = [x for x in ids for _ in range(G)]  # each prompt's G rollouts side by side
-            answers = [p.answer for p in rows for _ in range(G)]
-            # All of a step's rollouts in one decode batch: a decode step costs about the same for 8
-            # rows as for 16 (on a CPU the 262k-row lm_head dominates), so fewer, wider batches win.
-            completions = decoder.sample(group_ids, max_new_tokens=g.max_new_tokens, stop_ids=stops, pad_id=pad,
-                                         temperature=g.temperature, top_k=g.top_k, top_p=g.top_p or 1.0,
-                                         seed=rollout_seed(seed, n))
-            cut = [_cut_at_stop(c, stops) for c in completions]  # without the stop token and the padding
-            texts = [tokenizer.decode(c, skip_special_tokens=True) for c in cut]
+            batch = rollout(decoder, tokenizer, rows, g, seed=rollout_seed(seed, n))
             prompt_texts = [p.prompt for p in rows for _ in range(G)]
-            parts = rewards_lib.score_all(prompt_texts, texts, g.rewards, max_tokens=g.max_new_tokens,
+            answers = [p.answer for p in rows for _ in range(G)]
+            parts = rewards_lib.score_all(prompt_texts, batch.texts, g.rewards, max_tokens=g.max_new_tokens,
                                           soft_tokens=g.overlong_soft_tokens, count=count, answer=answers)
-            total = (np.sum([fn(prompt_texts, texts, answer=answers) for fn in rewards], axis=0) if rewards
+            total = (np.sum([fn(prompt_texts, batch.texts, answer=answers) for fn in rewards], axis=0) if rewards
                      else np.asarray(parts["total"]))  # the configured rewards' weighted sum
-            advantages = group_advantages(total, G, g.loss)
-
-            model.train()
-            loss_sum, kl_sum, n_micro = 0.0, 0.0, math.ceil(len(group_ids) / micro)
-            for lo in range(0, len(group_ids), micro):
-                prompt_t, completion_t = pad_rows(group_ids[lo:lo + micro], completions[lo:lo + micro], pad, device)
-                mask = completion_t != pad
-                with autocast:
-                    ref = None
-                    if g.beta:
-                        with torch.no_grad(), model.disable_adapter():
-                            ref = completion_logps(model, prompt_t, completion_t, pad_id=pad, temperature=g.temperature)
-                    logps = completion_logps(model, prompt_t, completion_t, pad_id=pad, temperature=g.temperature)
-                    loss, kl = grpo_loss(logps, torch.tensor(advantages[lo:lo + micro], device=device), mask,
-                                         epsilon=g.epsilon, epsilon_high=g.clip_high, beta=g.beta, loss=g.loss,
-                                         ref_logps=ref, width=g.max_new_tokens)
-                (loss / n_micro).backward()
-                loss_sum += float(loss.detach()) / n_micro
-                kl_sum += float(kl) / n_micro
-            grad_norm = clip_and_norm(params, g.max_grad_norm)
-            lr = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-
+            figures = update(model, optimizer, scheduler, batch, group_advantages(total, G, g.loss), g,
+                             device=device, autocast=autocast)
             steps = n + 1
-            lengths = [len(c) for c in cut]
-            row = stage.step(steps, seconds=time.perf_counter() - step_start, loss=loss_sum, lr=lr, grad_norm=grad_norm,
+            row = stage.step(steps, seconds=time.perf_counter() - step_start, **figures,
                              reward_mean=np.mean(total), reward_std=np.std(total),
-                             **{f"reward/{k}": np.mean(parts[k]) for k in g.rewards}, kl=kl_sum,
-                             completion_len_mean=np.mean(lengths), tokens=int(sum(lengths)))
+                             **{f"reward/{k}": np.mean(parts[k]) for k in g.rewards},
+                             completion_len_mean=np.mean(batch.lengths), tokens=int(sum(batch.lengths)))
             state["tokens_seen"] += row["tokens"]
             if (g.save_every and steps % g.save_every == 0) or steps == g.max_steps:
                 state.update(step=steps)
                 save_checkpoint(model, tokenizer, root, steps, optimizer=optimizer, scheduler=scheduler, state=state)
     model.eval()
     return stage.result(model, steps=steps, checkpoint=checkpoints.torch_dir(root, steps), tokens=state["tokens_seen"])
+
+
+@dataclass
+class Rollouts:
+    """One step's rollouts: each prompt's G completions side by side."""
+    prompt_ids: list[list[int]]
+    completions: list[list[int]]  # as decoded: pad after a stop, to the batch's longest row
+    texts: list[str]
+    lengths: list[int]  # tokens before the stop
+    pad_id: int
+
+
+def rollout(decoder, tokenizer, prompts: Sequence[GrpoPrompt], g: GrpoConfig, *, seed: int) -> Rollouts:
+    """The first half of a GRPO step: `g.num_generations` completions of each prompt, sampled at
+    the rollout temperature (top-k / top-p) with a generator seeded by `seed`."""
+    from .decode import _cut_at_stop
+
+    stops = stop_token_ids(tokenizer)
+    ids = [encode_formatted(tokenizer, p.prompt) for p in prompts]
+    group_ids = [x for x in ids for _ in range(g.num_generations)]
+    # All of a step's rollouts in one decode batch: a decode step costs about the same for 8 rows as
+    # for 16 (on a CPU the 262k-row lm_head dominates), so fewer, wider batches win.
+    completions = decoder.sample(group_ids, max_new_tokens=g.max_new_tokens, stop_ids=stops,
+                                 pad_id=tokenizer.pad_token_id, temperature=g.temperature, top_k=g.top_k,
+                                 top_p=g.top_p or 1.0, seed=seed)
+    cut = [_cut_at_stop(c, stops) for c in completions]  # without the stop token and the padding
+    return Rollouts(prompt_ids=group_ids, completions=completions,
+                    texts=[tokenizer.decode(c, skip_special_tokens=True) for c in cut], lengths=[len(c) for c in cut],
+                    pad_id=tokenizer.pad_token_id)
+
+
+def update(model, optimizer, scheduler, batch: Rollouts, advantages, g: GrpoConfig, *, device: str,
+           autocast=None) -> dict:
+    """The second half of a GRPO step: the loss over the rollouts (micro-batches of whole groups,
+    the reference pass only when beta > 0), one optimizer step. Returns the row's loss, lr,
+    grad_norm and kl."""
+    import torch
+
+    pad = batch.pad_id
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    micro = g.micro_batch_size or len(batch.prompt_ids)  # completions per forward/backward
+    model.train()
+    loss_sum, kl_sum, n_micro = 0.0, 0.0, math.ceil(len(batch.prompt_ids) / micro)
+    for lo in range(0, len(batch.prompt_ids), micro):
+        prompt_t, completion_t = pad_rows(batch.prompt_ids[lo:lo + micro], batch.completions[lo:lo + micro], pad,
+                                          device)
+        mask = completion_t != pad
+        with autocast or nullcontext():
+            ref = None
+            if g.beta:
+                with torch.no_grad(), model.disable_adapter():
+                    ref = completion_logps(model, prompt_t, completion_t, pad_id=pad, temperature=g.temperature)
+            logps = completion_logps(model, prompt_t, completion_t, pad_id=pad, temperature=g.temperature)
+            loss, kl = grpo_loss(logps, torch.tensor(advantages[lo:lo + micro], device=device), mask,
+                                 epsilon=g.epsilon, epsilon_high=g.clip_high, beta=g.beta, loss=g.loss,
+                                 ref_logps=ref, width=g.max_new_tokens)
+        (loss / n_micro).backward()
+        loss_sum += float(loss.detach()) / n_micro
+        kl_sum += float(kl) / n_micro
+    grad_norm = clip_and_norm(params, g.max_grad_norm)
+    lr = scheduler.get_last_lr()[0]
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return {"loss": loss_sum, "lr": lr, "grad_norm": grad_norm, "kl": kl_sum}
 
 
 def rollout_seed(seed: int, step: int) -> int:
