@@ -20,7 +20,14 @@ def test_batched_left_padded_greedy_equals_one_by_one(tiny_model_dir, tiny_token
     assert all(isinstance(t, str) for t in batched)
 
 
-def test_stops_at_end_of_turn(tiny_model_dir, tiny_tokenizer):
+@pytest.fixture
+def model_forward(monkeypatch):
+    """Decode through the model's own forward (not the CPU output-layer shortcut), so a forward hook
+    on the model can force the logits the decoder sees."""
+    monkeypatch.setattr(generate, "_output_head", lambda model: None)
+
+
+def test_stops_at_end_of_turn(tiny_model_dir, tiny_tokenizer, model_forward):
     """Bias the model so it emits 'x x <end_of_turn>' then would continue: output stops there."""
     from transformers import AutoModelForCausalLM
 
@@ -90,7 +97,7 @@ def test_decoder_equals_hf_generate_exactly(tiny_model_dir, tiny_tokenizer, attn
     assert max(len(p) + len(r) for p, r in zip(prompts, ours)) > 256
 
 
-def test_decoder_stops_when_every_row_has_stopped(tiny_model_dir, tiny_tokenizer):
+def test_decoder_stops_when_every_row_has_stopped(tiny_model_dir, tiny_tokenizer, model_forward):
     """Row 0 is forced to end its turn at the 2nd token, row 1 at the 4th: row 0 gets padding
     after its stop, and no forward pass runs once both have stopped."""
     from transformers import AutoModelForCausalLM

@@ -64,10 +64,29 @@ class Decoder:
         # Same precision as training: bf16 autocast over the fp32 master weights.
         self.autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=(dtype == "bf16"))
         self.step = model
+        self.head = None
         if compile:
             # Static shapes (the cache and the full-length mask never change size within a batch),
             # so CUDA graphs can replay the step.
             self.step = torch.compile(model, mode="reduce-overhead", dynamic=False)
+        elif device == "cpu":
+            self.head = _output_head(model)
+
+    def _next_logits(self, first: bool, **inputs):
+        """The logits of each row's last position. On a CPU the output layer is applied here as
+        `weight @ hidden.T`: for a handful of rows that GEMM runs ~2x faster than `linear`'s
+        `hidden @ weight.T` (measured on the 270M's 262k x 640 lm_head: 76 ms vs 152 ms for 8 rows),
+        and it is most of a decode step's time."""
+        import torch
+
+        if self.head is None:
+            return (self.model if first else self.step)(**inputs, logits_to_keep=1).logits[:, -1]
+        decoder, weight, softcap = self.head
+        hidden = decoder(**inputs).last_hidden_state[:, -1]
+        logits = (weight @ hidden.T).T
+        if softcap is not None:  # Gemma 2's final logit soft-capping, as HF's forward applies it
+            logits = torch.tanh(logits / softcap) * softcap
+        return logits
 
     def greedy(self, prompts: Sequence[list[int]], *, max_new_tokens: int, stop_ids: Sequence[int],
                pad_id: int) -> list[list[int]]:
@@ -108,18 +127,18 @@ class Decoder:
         out = torch.full((len(prompts), max_new_tokens), pad_id, dtype=torch.long, device=device)
         done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
         with torch.inference_mode(), self.autocast:
-            logits = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, past_key_values=cache,
-                           use_cache=True, logits_to_keep=1).logits
+            logits = self._next_logits(True, input_ids=ids, attention_mask=full_mask, position_ids=positions,
+                                       past_key_values=cache, use_cache=True)
             position = positions[:, -1:] + 1
             n = 0
             for n in range(1, max_new_tokens + 1):
-                token = torch.where(done, pad_id, pick(logits[:, -1]))
+                token = torch.where(done, pad_id, pick(logits))
                 out[:, n - 1] = token
                 done |= torch.isin(token, stops)
                 if n == max_new_tokens or bool(done.all()):
                     break
-                logits = self.step(input_ids=token[:, None], attention_mask=full_mask, position_ids=position,
-                                   past_key_values=cache, use_cache=True, logits_to_keep=1).logits
+                logits = self._next_logits(False, input_ids=token[:, None], attention_mask=full_mask,
+                                           position_ids=position, past_key_values=cache, use_cache=True)
                 position = position + 1
         return out[:, :n].tolist()
 
@@ -142,6 +161,18 @@ def sample_next(logits, *, temperature: float, top_k: int | None = None, top_p: 
         outside = probs.cumsum(-1) - probs >= top_p  # the mass before this token already reaches top_p
         logits = logits.masked_fill(outside.scatter(-1, index, outside), float("-inf"))
     return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+
+
+def _output_head(model):
+    """(decoder, lm_head weight, final soft-cap) of a causal LM (peft-wrapped or not) whose output
+    layer is a plain bias-free Linear; None for anything else (the model's own forward is used)."""
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head = base.get_output_embeddings()
+    if type(head) is not torch.nn.Linear or head.bias is not None:
+        return None
+    return base.get_decoder(), head.weight, getattr(base.config, "final_logit_softcapping", None)
 
 
 def _cut_at_stop(row: list[int], stops: list[int]) -> list[int]:
