@@ -70,6 +70,51 @@ def train_examples(tokenizer, limit: int | None = None):
     return data.encode_train(records, tokenizer, 4096)[0]
 
 
+# The two sample sets every GPU-suite row trains on (`bench/prepare_samples.py` writes them):
+#   records  our training records, encoded with Gemma 3's tokenizer (the packaged 270M's)
+#   anchor   550 samples of 96-640 tokens (mean ~379), the shape of the earlier H100 anchors
+SAMPLES_DIR = ROOT / "bench" / ".samples"
+SAMPLE_SETS = ("records", "anchor")
+
+
+def anchor_samples(n: int = 550, seed: int = 0, vocab: int = 256_000, lo: int = 96, hi: int = 640):
+    """Token ids only matter for their count here, so: lengths from a triangular distribution on
+    [lo, hi] whose mode puts the mean at ~379 (the anchors' 96-640, mean 379), ids drawn at random
+    from the vocabulary above the special tokens, the first quarter of each sample a masked prompt."""
+    import numpy as np
+
+    from tunix_nb.prompts import IGNORE_INDEX, Encoded
+
+    rng = np.random.default_rng(seed)
+    mode = 3 * 379 - lo - hi  # a triangular distribution's mean is (lo + mode + hi) / 3
+    lengths = rng.triangular(lo, mode, hi, size=n)
+    lengths = np.clip(np.rint(lengths + 379 - lengths.mean()), lo, hi).astype(int)  # the mean on the dot
+    out = []
+    for length in lengths:
+        ids = [2, *rng.integers(1000, vocab, size=length - 1).tolist()]  # <bos> first, as ours
+        prompt = length // 4
+        out.append(Encoded(ids, [IGNORE_INDEX] * prompt + ids[prompt:]))
+    return out
+
+
+def write_samples(name: str, samples, out_dir: Path = SAMPLES_DIR) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps([[e.input_ids, e.labels] for e in samples]))
+    return path
+
+
+def load_samples(name: str, out_dir: Path = SAMPLES_DIR):
+    """A prepared sample set (`bench/prepare_samples.py`); token ids, so no tokenizer is needed
+    where the bench runs."""
+    from tunix_nb.prompts import Encoded
+
+    path = out_dir / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run `python bench/prepare_samples.py` first")
+    return [Encoded(ids, labels) for ids, labels in json.loads(path.read_text())]
+
+
 def matmul_ceiling_tflops(device: str, dtype: str) -> float:
     """Measured dense matmul rate on this device (bf16 on a GPU with bf16, else fp32): the
     denominator of MFU, so MFU is relative to what this machine really does, not a datasheet."""

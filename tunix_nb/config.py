@@ -44,8 +44,11 @@ class ModelConfig:
     # The Kaggle secret holding the HF token; read only when the source is a hub id.
     hf_secret_label: str = "HF_TOKEN"
     # "eager" is right for Gemma 2 (attention-logit soft-capping, which SDPA ignores);
-    # "sdpa" is faster and exact for Gemma 3.
-    attn_implementation: Literal["eager", "sdpa"] = "eager"
+    # "sdpa" is faster and exact for Gemma 3. "flex_attention" (GPU training, torch backend):
+    # block-sparse attention that skips the blocks where a packed sample would see another, with
+    # Gemma 2's soft-capping as its score_mod; on a CPU, and while decoding, the run uses the
+    # dense kernel with the same numerics (backends/torch/attention.py).
+    attn_implementation: Literal["eager", "sdpa", "flex_attention"] = "eager"
 
 
 @dataclass(frozen=True, kw_only=True)

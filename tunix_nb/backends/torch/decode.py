@@ -22,6 +22,7 @@ from ... import progress
 from ...data import EvalRecord
 from ...models import stop_token_ids
 from ...prompts import encode_prompt
+from . import attention
 
 
 def generate(model, tokenizer, prompts: Sequence[list[int]], *, max_new_tokens: int, batch_size: int,
@@ -126,7 +127,7 @@ class Decoder:
         stops = torch.tensor(list(stop_ids), device=device)
         out = torch.full((len(prompts), max_new_tokens), pad_id, dtype=torch.long, device=device)
         done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
-        with torch.inference_mode(), self.autocast:
+        with torch.inference_mode(), self.autocast, attention.decoding(model):
             logits = self._next_logits(True, input_ids=ids, attention_mask=full_mask, position_ids=positions,
                                        past_key_values=cache, use_cache=True)
             position = positions[:, -1:] + 1

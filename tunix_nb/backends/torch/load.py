@@ -9,6 +9,7 @@ from ... import models
 from ...config import Config, TrainingConfig
 from ...errors import UserError
 from ..common import Policy
+from . import attention
 
 
 def check(cfg: Config, source_path: Path) -> None:
@@ -25,8 +26,12 @@ def check(cfg: Config, source_path: Path) -> None:
 
 
 def load(cfg: Config, source: models.ModelSource, plan) -> Policy:
+    requested = cfg.model.attn_implementation
     model = models.load_torch_model(source, dtype=plan.dtype, lora=cfg.training.lora is not None,
-                                    attn_implementation=cfg.model.attn_implementation)
+                                    attn_implementation=requested)
+    kernel = attention.for_training(requested, plan.device, model.config)
+    if kernel != requested:
+        model.set_attn_implementation(kernel)
     return policy_from(model, cfg)
 
 
