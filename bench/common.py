@@ -9,6 +9,7 @@ Every figure they print is measured by them in that process; nothing is estimate
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -73,7 +74,7 @@ def train_examples(tokenizer, limit: int | None = None):
 # The two sample sets every GPU-suite row trains on (`bench/prepare_samples.py` writes them):
 #   records  our training records, encoded with Gemma 3's tokenizer (the packaged 270M's)
 #   anchor   550 samples of 96-640 tokens (mean ~379), the shape of the earlier H100 anchors
-SAMPLES_DIR = ROOT / "bench" / ".samples"
+SAMPLES_DIR = Path(os.environ.get("BENCH_SAMPLES_DIR", ROOT / "bench" / ".samples"))  # the dry run's own
 SAMPLE_SETS = ("records", "anchor")
 
 
@@ -91,7 +92,7 @@ def anchor_samples(n: int = 550, seed: int = 0, vocab: int = 256_000, lo: int = 
     lengths = np.clip(np.rint(lengths + 379 - lengths.mean()), lo, hi).astype(int)  # the mean on the dot
     out = []
     for length in lengths:
-        ids = [2, *rng.integers(1000, vocab, size=length - 1).tolist()]  # <bos> first, as ours
+        ids = [2, *rng.integers(min(1000, vocab // 2), vocab, size=length - 1).tolist()]  # <bos> first, as ours
         prompt = length // 4
         out.append(Encoded(ids, [IGNORE_INDEX] * prompt + ids[prompt:]))
     return out
@@ -102,6 +103,20 @@ def write_samples(name: str, samples, out_dir: Path = SAMPLES_DIR) -> Path:
     path = out_dir / f"{name}.json"
     path.write_text(json.dumps([[e.input_ids, e.labels] for e in samples]))
     return path
+
+
+def write_prompts(prompts: list[list[int]], out_dir: Path = SAMPLES_DIR) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "prompts.json"
+    path.write_text(json.dumps(prompts))
+    return path
+
+
+def load_prompts(out_dir: Path = SAMPLES_DIR) -> list[list[int]]:
+    path = out_dir / "prompts.json"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run `python bench/prepare_samples.py` first")
+    return json.loads(path.read_text())
 
 
 def load_samples(name: str, out_dir: Path = SAMPLES_DIR):

@@ -3,6 +3,8 @@
   tunix-nb        tunix_nb.backends.torch.decode (static KV cache, own decode loop), batches of --batch-size
   hf-one-by-one   HF `generate`, one prompt at a time (no padding)
   hf-batch        HF `generate`, all prompts as one left-padded batch
+  tunix-nb-rollout  the GRPO rollout sampler (`Decoder.sample`, as `grpo.rollout` calls it): the
+                  first --rollout-prompts prompts x --rollout-group completions, T 0.9, top-k 50
 
 Reports seconds, new tokens/s and agreement: the fraction of prompts whose generated token ids
 equal tunix_nb's exactly (greedy decoding is deterministic, so anything below 1.0 on fp32 is a
@@ -10,11 +12,13 @@ bug; in bf16, batching itself can flip near-ties). Prints one table, writes benc
 
     python bench/eval_throughput.py --model tiny                          # any CPU
     python bench/eval_throughput.py --model gemma-2b-shape --compile      # on the GPU box
+    python bench/eval_throughput.py --model gemma-2b-shape --prepared --forced --compile   # the GPU suite's row
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -30,6 +34,13 @@ def main() -> None:
     ap.add_argument("--rows", default="tunix-nb,hf-one-by-one,hf-batch")
     ap.add_argument("--compile", action="store_true", help="torch.compile tunix-nb's decode step (CUDA graphs on a GPU)")
     ap.add_argument("--attn", default="sdpa", choices=["eager", "sdpa"])
+    ap.add_argument("--prepared", action="store_true",
+                    help="the prepared eval prompts' token ids (bench/prepare_samples.py) instead of the tiny tokenizer's")
+    ap.add_argument("--forced", action="store_true", help="no stop tokens: every prompt gets --max-new-tokens")
+    ap.add_argument("--warmup-runs", type=int, default=0, help="untimed runs of each row first")
+    ap.add_argument("--repeats", type=int, default=1, help="timed runs of each row; the figure is their median")
+    ap.add_argument("--rollout-prompts", type=int, default=4)
+    ap.add_argument("--rollout-group", type=int, default=4)
     ap.add_argument("--name", default=None, help="results file name (default: eval_<model>_<device>)")
     ap.add_argument("--out-dir", type=Path, default=common.RESULTS)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -49,9 +60,11 @@ def main() -> None:
 
         tokenizer = load_tokenizer(Path(args.model))
     model = common.build_model(args.model, attn=args.attn, device=device).eval()
-    records = inputs.load_records(common.EVAL_FILE, "eval")[: args.prompts]
-    prompts = [encode_prompt(tokenizer, r.prompt) for r in records]
-    stops, pad = stop_token_ids(tokenizer), tokenizer.pad_token_id
+    if args.prepared:
+        prompts = common.load_prompts()[: args.prompts]
+    else:
+        prompts = [encode_prompt(tokenizer, r.prompt) for r in inputs.load_records(common.EVAL_FILE, "eval")[: args.prompts]]
+    stops, pad = ([] if args.forced else stop_token_ids(tokenizer)), tokenizer.pad_token_id
     autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=dtype == "bf16")
 
     def tunix_nb() -> list[list[int]]:
@@ -68,34 +81,45 @@ def main() -> None:
     def hf(batch: list[list[int]]) -> list[list[int]]:
         from transformers import GenerationConfig
 
-        config = GenerationConfig(do_sample=False, max_new_tokens=args.max_new_tokens, eos_token_id=stops,
-                                  pad_token_id=pad)
+        config = GenerationConfig(do_sample=False, max_new_tokens=args.max_new_tokens, eos_token_id=stops or None,
+                                  min_new_tokens=args.max_new_tokens if args.forced else 0, pad_token_id=pad)
         width = max(len(p) for p in batch)
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=device)
         with torch.inference_mode(), autocast:
             return model.generate(input_ids=ids, attention_mask=mask, generation_config=config)[:, width:].tolist()
 
-    runners = {"tunix-nb": tunix_nb, "hf-one-by-one": lambda: [hf([p])[0] for p in prompts], "hf-batch": lambda: hf(prompts)}
+    def rollout() -> list[list[int]]:
+        group = [p for p in prompts[: args.rollout_prompts] for _ in range(args.rollout_group)]
+        return Decoder(model, device=device, dtype=dtype).sample(
+            group, max_new_tokens=args.max_new_tokens, stop_ids=stops, pad_id=pad, temperature=0.9, top_k=50, seed=0)
+
+    runners = {"tunix-nb": tunix_nb, "hf-one-by-one": lambda: [hf([p])[0] for p in prompts], "hf-batch": lambda: hf(prompts),
+               "tunix-nb-rollout": rollout}
     outputs, rows = {}, []
     for name in args.rows.split(","):
         common.reset_peak(device)
-        common.sync(device)
-        start = time.perf_counter()
-        outputs[name] = [cut(r, stops) for r in runners[name]()]
-        common.sync(device)
-        seconds = time.perf_counter() - start
+        times = []
+        for _ in range(args.warmup_runs + args.repeats):  # the warm-up runs (compile, CUDA graphs) are not timed
+            common.sync(device)
+            start = time.perf_counter()
+            outputs[name] = [cut(r, stops) for r in runners[name]()]
+            common.sync(device)
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times[args.warmup_runs:])
         new = sum(len(r) for r in outputs[name])
-        rows.append({"row": name, "seconds": round(seconds, 2), "new_tokens": new,
-                     "new_tokens_per_s": round(new / seconds, 1), "peak_memory_gb": common.peak_gb(device)})
-        print(f"{name}: {seconds:.1f} s")
+        rows.append({"row": name, "seconds": round(seconds, 3), "new_tokens": new,
+                     "new_tokens_per_s": round(new / seconds, 1), "peak_memory_gb": common.peak_gb(device),
+                     "warmup_s": round(sum(times[:args.warmup_runs]), 2) if args.warmup_runs else None})
+        print(f"{name}: {seconds:.2f} s")
     ref = outputs.get("tunix-nb")
     for r in rows:
-        if ref is not None:
+        if ref is not None and r["row"] != "tunix-nb-rollout":  # sampled, not greedy: nothing to agree with
             r["agreement"] = round(sum(a == b for a, b in zip(outputs[r["row"]], ref)) / len(ref), 4)
     payload = {"bench": "eval_throughput", "model": args.model, "prompts": len(prompts),
-               "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "compile": args.compile,
-               "attn": args.attn, "dtype": dtype, "environment": common.environment(device), "rows": rows}
+               "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "compile": args.compile, "warmup_runs": args.warmup_runs, "repeats": args.repeats,
+               "attn": args.attn, "dtype": dtype, "forced": args.forced, "prepared_prompts": args.prepared,
+               "rollout": {"prompts": args.rollout_prompts, "group": args.rollout_group, "temperature": 0.9, "top_k": 50}, "environment": common.environment(device), "rows": rows}
     common.print_table(rows, [("row", "row"), ("seconds", "seconds"), ("new_tokens", "new tokens"),
                               ("new_tokens_per_s", "tokens/s"), ("agreement", "agreement"), ("peak_memory_gb", "peak GB")])
     print(f"{len(prompts)} prompts x <= {args.max_new_tokens} new tokens, {dtype}, {payload['environment']['device']}")

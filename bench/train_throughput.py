@@ -9,12 +9,13 @@
                same preset with packing, chunked loss and compile switched off
 
 Per row: samples/s, tokens/s (real tokens, padding excluded), MFU = 6 * params * tokens/s /
-the bf16 (fp32 on CPU) matmul rate this script measures, peak GPU memory. Warm-up steps are
-excluded; each figure is the median over several windows of steps. Prints one table and writes
-bench/results/<name>.json.
+the bf16 (fp32 on CPU) matmul rate this script measures, peak GPU memory. Each row runs for
+--warmup optimizer steps (excluded), then --windows windows of --window-seconds each; each
+figure is the median over the windows. Prints one table and writes bench/results/<name>.json.
 
     python bench/train_throughput.py --model gemma-2b-shape          # on the GPU box
     python bench/train_throughput.py --model tiny                    # any CPU, about a minute
+    python bench/train_throughput.py --samples records,anchor ...    # the prepared sample sets
     python bench/train_throughput.py --t4-memory                     # Gemma-2B-shaped LoRA / full FT peak memory (CUDA)
 """
 
@@ -38,7 +39,10 @@ def main() -> None:
     ap.add_argument("--rows", default="hf-trainer,trl-sft,tunix-nb,tunix-nb-plain")
     ap.add_argument("--warmup", type=int, default=2, help="optimizer steps excluded from the figures")
     ap.add_argument("--windows", type=int, default=3, help="figures are medians over this many windows")
-    ap.add_argument("--window-steps", type=int, default=3, help="optimizer steps per window")
+    ap.add_argument("--window-seconds", type=float, default=5.0, help="the length of each window")
+    ap.add_argument("--samples", default=None,
+                    help="prepared sample sets (bench/prepare_samples.py), e.g. records,anchor; each row runs on "
+                         "each (default: the v2 training file, tiny tokenizer)")
     ap.add_argument("--preset", default=None, help="tunix-nb preset (default: by --model)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override for the tunix-nb rows' preset, e.g. --set training.packing=true")
@@ -52,46 +56,84 @@ def main() -> None:
         return t4_memory(args, device)
 
     tokenizer = common.tiny_tokenizer()
-    examples = common.train_examples(tokenizer)
-    steps = args.warmup + args.windows * args.window_steps
+    sets = ({name: common.load_samples(name) for name in args.samples.split(",")} if args.samples
+            else {"v2-tiny-tokenizer": common.train_examples(tokenizer)})
     ceiling = common.matmul_ceiling_tflops(device, dtype)
     params = sum(p.numel() for p in common.build_model(args.model, device="meta" if args.model != "tiny" else "cpu")
                  .parameters())
     runners = {"hf-trainer": run_hf_trainer, "trl-sft": run_trl, "tunix-nb": run_tunix, "tunix-nb-plain": run_tunix}
     rows = []
     for name in args.rows.split(","):
-        common.reset_peak(device)
-        try:
-            marks, note = runners[name](name, args, device, dtype, tokenizer, examples, steps)
-        except ImportError as e:
-            rows.append({"row": name, "status": "skipped", "note": f"{e.name} not installed"})
-            print(f"{name}: skipped ({e.name} not installed)")
-            continue
-        rows.append({"row": name, "status": "ok", "note": note, **figures(marks, args, params, ceiling, device)})
-        print(f"{name}: {rows[-1]['tokens_per_s']:.1f} tokens/s")
+        for set_name, examples in sets.items():
+            common.reset_peak(device)
+            row = {"row": name, "samples": set_name}
+            try:
+                marks, note = runners[name](name, args, device, dtype, tokenizer, examples, Deadline(args, device))
+                measured = figures(marks, args, params, ceiling, device)
+            except ImportError as e:
+                rows.append({**row, "status": "skipped", "note": f"{e.name} not installed"})
+                print(f"{name} on {set_name}: skipped ({e.name} not installed)")
+                continue
+            except Exception as e:  # one row's failure (out of memory, a kernel missing) is that row's result
+                rows.append({**row, "status": "error", "note": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}",
+                             "peak_memory_gb": common.peak_gb(device)})
+                print(f"{name} on {set_name}: {rows[-1]['note']}")
+                continue
+            rows.append({**row, "status": "ok", "note": note, **measured})
+            print(f"{name} on {set_name}: {rows[-1]['tokens_per_s']} tokens/s")
     payload = {"bench": "train_throughput", "model": args.model, "params": params, "dtype": dtype,
                "matmul_ceiling_tflops": round(ceiling, 3), "ceiling_dtype": "bf16" if dtype == "bf16" else "fp32",
-               "warmup_steps": args.warmup, "windows": args.windows, "window_steps": args.window_steps,
-               "samples": len(examples), "environment": common.environment(device), "rows": rows}
-    common.print_table(rows, [("row", "row"), ("samples_per_s", "samples/s"), ("tokens_per_s", "tokens/s"),
-                              ("mfu", "MFU"), ("peak_memory_gb", "peak GB"), ("note", "note")])
+               "warmup_steps": args.warmup, "windows": args.windows, "window_seconds": args.window_seconds,
+               "sample_sets": {k: {"samples": len(v), "tokens": sum(len(e) for e in v)} for k, v in sets.items()},
+               "environment": common.environment(device), "rows": rows}
+    common.print_table(rows, [("row", "row"), ("samples", "data"), ("samples_per_s", "samples/s"),
+                              ("tokens_per_s", "tokens/s"), ("mfu", "MFU"), ("peak_memory_gb", "peak GB"),
+                              ("note", "note")])
     print(f"matmul ceiling {ceiling:.3g} TFLOP/s ({payload['ceiling_dtype']}), {params / 1e6:.1f} M params, "
           f"{payload['environment']['device']}")
     print(f"results: {common.write_results(args.name or f'train_{args.model}_{device}', payload, args.out_dir)}")
 
 
+MAX_STEPS = 100_000  # rows stop on their Deadline long before
+
+
+class Deadline:
+    """Ends a row --warmup steps plus --windows x --window-seconds after it starts; `done()` is
+    asked after every optimizer step (once its work is on the clock: the GPU synchronised)."""
+
+    def __init__(self, args, device: str):
+        self.warmup, self.seconds, self.device = args.warmup, args.windows * args.window_seconds, device
+        self.steps, self.start = 0, None
+
+    def done(self) -> bool:
+        self.steps += 1
+        if self.steps == self.warmup:
+            self.start = time.perf_counter()
+        return self.start is not None and time.perf_counter() - self.start >= self.seconds
+
+
+class TimeUp(Exception):
+    """Raised from inside a training loop that has no stop hook of its own (ours)."""
+
+
 def figures(marks: list[tuple[float, int, int]], args, params: int, ceiling: float, device: str) -> dict:
-    """marks: (time, cumulative samples, cumulative real tokens) after each optimizer step."""
+    """marks: (time, cumulative samples, cumulative real tokens) after each optimizer step. After
+    the warm-up steps, windows of --window-seconds: each one's rate over the steps that end in it."""
+    start = marks[args.warmup][0]
     per_window = []
     for w in range(args.windows):
-        a, b = marks[args.warmup - 1 + w * args.window_steps], marks[args.warmup - 1 + (w + 1) * args.window_steps]
-        dt = b[0] - a[0]
-        per_window.append(((b[1] - a[1]) / dt, (b[2] - a[2]) / dt))
+        inside = [m for m in marks[args.warmup:]
+                  if start + w * args.window_seconds <= m[0] <= start + (w + 1) * args.window_seconds]
+        if len(inside) >= 2:
+            a, b = inside[0], inside[-1]
+            per_window.append(((b[1] - a[1]) / (b[0] - a[0]), (b[2] - a[2]) / (b[0] - a[0])))
+    if not per_window:
+        raise RuntimeError(f"no window held two step ends: make --window-seconds ({args.window_seconds}) longer")
     samples_s = statistics.median(s for s, _ in per_window)
     tokens_s = statistics.median(t for _, t in per_window)
     return {"samples_per_s": round(samples_s, 3), "tokens_per_s": round(tokens_s, 1),
             "mfu": round(6 * params * tokens_s / (ceiling * 1e12), 5), "peak_memory_gb": common.peak_gb(device),
-            "window_tokens_per_s": [round(t, 1) for _, t in per_window], "steps_measured": args.windows * args.window_steps}
+            "window_tokens_per_s": [round(t, 1) for _, t in per_window], "steps_measured": len(marks) - 1 - args.warmup}
 
 
 class Counter:
@@ -109,21 +151,23 @@ class Counter:
         return batch
 
 
-def step_marks(counter: Counter, device: str):
-    """A TrainerCallback recording (time, samples, tokens) at every optimizer step's end."""
+def step_marks(counter: Counter, device: str, deadline: Deadline):
+    """A TrainerCallback recording (time, samples, tokens) at every optimizer step's end and
+    stopping the trainer at the deadline."""
     from transformers import TrainerCallback
 
     marks = [(time.perf_counter(), 0, 0)]
 
     class Marks(TrainerCallback):
-        def on_step_end(self, *_, **__):
+        def on_step_end(self, args, state, control, **__):
             common.sync(device)
             marks.append((time.perf_counter(), counter.samples, counter.tokens))
+            control.should_training_stop = deadline.done()
 
     return Marks(), marks
 
 
-def run_hf_trainer(name, args, device, dtype, tokenizer, examples, steps):
+def run_hf_trainer(name, args, device, dtype, tokenizer, examples, deadline):
     import torch
     from transformers import Trainer, TrainingArguments
 
@@ -134,18 +178,18 @@ def run_hf_trainer(name, args, device, dtype, tokenizer, examples, steps):
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([f["labels"] for f in features])}
 
     counter = Counter(collate, lambda b: (b["input_ids"].shape[0], int(b["attention_mask"].sum())))
-    callback, marks = step_marks(counter, device)
+    callback, marks = step_marks(counter, device, deadline)
     with tempfile.TemporaryDirectory() as tmp:
         targs = TrainingArguments(output_dir=tmp, per_device_train_batch_size=1, gradient_accumulation_steps=4,
-                                  optim="adafactor", learning_rate=2e-5, bf16=dtype == "bf16", max_steps=steps,
-                                  logging_strategy="no", save_strategy="no", report_to=[], seed=42,
+                                  optim="adafactor", learning_rate=2e-5, bf16=dtype == "bf16", max_steps=MAX_STEPS,
+                                  logging_strategy="no", save_strategy="no", report_to=[], seed=42, disable_tqdm=True,
                                   dataloader_num_workers=0, remove_unused_columns=False, use_cpu=device == "cpu")
         data = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
         Trainer(model=model, args=targs, train_dataset=data, data_collator=counter, callbacks=[callback]).train()
     return marks, "batch 1 x accum 4, Adafactor, sdpa" + (", bf16" if dtype == "bf16" else ", fp32")
 
 
-def run_trl(name, args, device, dtype, tokenizer, examples, steps):
+def run_trl(name, args, device, dtype, tokenizer, examples, deadline):
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -155,7 +199,7 @@ def run_trl(name, args, device, dtype, tokenizer, examples, steps):
     with tempfile.TemporaryDirectory() as tmp:
         cfg = SFTConfig(output_dir=tmp, packing=True, max_length=4096, per_device_train_batch_size=2,
                         gradient_checkpointing=False, completion_only_loss=True, bf16=dtype == "bf16",
-                        max_steps=steps, logging_strategy="no", save_strategy="no", report_to=[], seed=42,
+                        max_steps=MAX_STEPS, logging_strategy="no", save_strategy="no", report_to=[], seed=42, disable_tqdm=True,
                         use_cpu=device == "cpu")
         trainer = SFTTrainer(model=model, args=cfg, train_dataset=data, processing_class=tokenizer)
 
@@ -166,16 +210,17 @@ def run_trl(name, args, device, dtype, tokenizer, examples, steps):
 
         counter = Counter(trainer.data_collator, count)
         trainer.data_collator = counter
-        callback, marks = step_marks(counter, device)
+        callback, marks = step_marks(counter, device, deadline)
         trainer.add_callback(callback)
         trainer.train()
     return marks, f"packing bfd 4096 x batch 2, {trainer.model.config._attn_implementation}"
 
 
-def run_tunix(name, args, device, dtype, tokenizer, examples, steps):
+def run_tunix(name, args, device, dtype, tokenizer, examples, deadline):
     from types import SimpleNamespace
 
     from tunix_nb import data
+    from tunix_nb.backends.torch import attention
     from tunix_nb.backends.torch import sft as train_torch
     from tunix_nb.backends.torch.load import policy_from
     from tunix_nb.config import load_config
@@ -184,20 +229,34 @@ def run_tunix(name, args, device, dtype, tokenizer, examples, steps):
 
     preset = args.preset or PRESETS.get(args.model, PRESETS["gemma-2b-shape"])
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = ["training.epochs=null", f"training.max_steps={steps}", "training.warmup_steps=0",
-                     "training.save_every=null", f"output.root={tmp}", "output.run_id=bench", "data.max_seq_len=512",
+        overrides = ["training.epochs=null", f"training.max_steps={MAX_STEPS}", "training.warmup_steps=0",
+                     "training.save_every=null", f"output.root={tmp}", "output.run_id=bench",
+                     f"data.max_seq_len={max(640, max(len(e) for e in examples))}",
                      *args.set, *(LEVERS_OFF if name == "tunix-nb-plain" else [])]
         cfg = load_config(common.ROOT / preset, overrides)
         t = cfg.training
         model = common.build_model(args.model, attn=cfg.model.attn_implementation, device=device)
+        attention.prepare_for_training(model, device)
+        kernel = model.config._attn_implementation  # flex falls back to a dense kernel on a CPU
         run = Run.create(cfg, plan={}, model_source={}, datasets={})
-        with run.guard():
-            train_torch.train(cfg, policy_from(model, cfg), tokenizer, examples, sft_stage(run, cfg),
+        stage = sft_stage(run, cfg)
+        record = stage.step
+
+        def step(*a, **kw):  # our loop has no stop hook: the row ends at its deadline from here
+            record(*a, **kw)
+            if deadline.done():
+                raise TimeUp
+
+        stage.step = step
+        try:
+            train_torch.train(cfg, policy_from(model, cfg), tokenizer, examples, stage,
                               plan=SimpleNamespace(device=device, dtype=dtype), root=run.dir / "checkpoints")
+        except TimeUp:
+            pass
         rows = read_jsonl(run.dir / "metrics.jsonl")
     schedule = data.plan_steps([len(e) for e in examples], seed=t.seed, grad_accum=t.grad_accum,
                                max_batch_tokens=t.max_batch_tokens, micro_batch_size=t.micro_batch_size,
-                               epochs=None, max_steps=steps, packing=t.packing)
+                               epochs=None, max_steps=len(rows), packing=t.packing)
     marks, samples, tokens = [(0.0, 0, 0)], 0, 0
     for r, step in zip(rows, schedule):
         samples += sum(len(mb) for mb in step)
@@ -205,7 +264,7 @@ def run_tunix(name, args, device, dtype, tokenizer, examples, steps):
         marks.append((r["elapsed_s"], samples, tokens))
     note = (f"{Path(preset).stem}: " + ("packed " if t.packing else "bucketed ") + f"<= {t.max_batch_tokens or '-'} tok"
             + f" / <= {t.micro_batch_size or '-'} rows x accum {t.grad_accum}, {t.optimizer}, "
-            + f"chunk {t.loss_chunk_size or 'off'}, compile {'on' if t.compile else 'off'}, {cfg.model.attn_implementation}")
+            + f"chunk {t.loss_chunk_size or 'off'}, compile {'on' if t.compile else 'off'}, {kernel}")
     return marks, note
 
 

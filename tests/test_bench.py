@@ -2,6 +2,7 @@
 promise. Their figures are not checked against thresholds: benchmarks are not timed tests."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -17,22 +18,43 @@ def bench(script, *args, tmp_path):
     return res.stdout, json.loads((tmp_path / "out.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def gpu_suite_dry_run(tmp_path_factory, tiny_model_dir):
+    """The GPU suite's CPU dry run, once: every part on the tiny model, on sample sets prepared
+    with the tiny tokenizer (its own folder: the GPU's are prepared with Gemma 3's)."""
+    tmp = tmp_path_factory.mktemp("gpu_suite")
+    env = {**os.environ, "BENCH_SAMPLES_DIR": str(tmp / "samples")}
+    prep = subprocess.run([sys.executable, str(ROOT / "bench" / "prepare_samples.py"), "--tiny", "--limit", "300"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert prep.returncode == 0, prep.stderr[-3000:]
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_suite.py"), "--dry-run", "--out-dir", str(tmp),
+                          "--name", "out"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout, json.loads((tmp / "out.json").read_text())
+
+
 @pytest.mark.slow
-def test_train_throughput_bench_on_the_tiny_model(tmp_path, tiny_model_dir):
-    out, result = bench("train_throughput.py", "--model", "tiny", "--rows", "hf-trainer,tunix-nb,tunix-nb-plain",
-                        "--warmup", "1", "--windows", "2", "--window-steps", "1",
-                        "--set", "training.packing=true", "--set", "training.loss_chunk_size=64",
-                        "--set", "training.max_batch_tokens=512", tmp_path=tmp_path)
-    assert [r["row"] for r in result["rows"]] == ["hf-trainer", "tunix-nb", "tunix-nb-plain"]
-    assert result["matmul_ceiling_tflops"] > 0 and result["params"] > 1e6 and result["samples"] == 550
-    for r in result["rows"]:
-        assert r["status"] == "ok" and r["steps_measured"] == 2 and len(r["window_tokens_per_s"]) == 2
-        assert r["tokens_per_s"] > r["samples_per_s"] > 0 and r["mfu"] > 0
-        assert r["peak_memory_gb"] is None  # CPU: no CUDA allocator to ask
-        assert r["row"] in out  # the printed table
-    notes = {r["row"]: r["note"] for r in result["rows"]}
-    assert "packed" in notes["tunix-nb"] and "chunk 64" in notes["tunix-nb"]
-    assert "bucketed" in notes["tunix-nb-plain"] and "chunk off" in notes["tunix-nb-plain"]
+def test_gpu_suite_dry_run_measures_every_part_on_both_sample_sets(gpu_suite_dry_run):
+    out, result = gpu_suite_dry_run
+    assert result["dry_run"] and list(result["parts"]) == ["train", "eval", "memory", "tunix"]
+    train = result["parts"]["train"]["result"]
+    assert train["window_seconds"] == 1.5 and set(train["sample_sets"]) == {"records", "anchor"}
+    assert [(r["row"], r["samples"]) for r in train["rows"]] == [
+        ("hf-trainer", "records"), ("hf-trainer", "anchor"), ("tunix-nb", "records"), ("tunix-nb", "anchor")]
+    for r in train["rows"]:  # windows of a fixed duration after the warm-up steps
+        assert r["status"] == "ok" and 1 <= len(r["window_tokens_per_s"]) <= 2 and r["steps_measured"] >= 2
+        assert r["tokens_per_s"] > r["samples_per_s"] > 0 and r["mfu"] > 0 and r["peak_memory_gb"] is None
+    ours = next(r for r in train["rows"] if r["row"] == "tunix-nb")
+    # flex attention asked for; a CPU trains with the dense kernel of the same numerics
+    assert "packed <= 1024" in ours["note"] and "chunk 256" in ours["note"] and ours["note"].endswith("sdpa")
+    ev = {r["row"]: r for r in result["parts"]["eval"]["result"]["rows"]}
+    assert ev["hf-batch"]["agreement"] == 1.0  # fp32 greedy: token for token HF's
+    assert ev["tunix-nb"]["new_tokens"] == 6 * 12 and ev["tunix-nb-rollout"]["new_tokens"] == 16 * 12  # forced
+    assert result["parts"]["memory"]["result"]["status"] == "skipped"  # CUDA's allocator only
+    for s in ("records", "anchor"):  # the summary: each goal's figure beside its goal
+        figures = result["summary"][f"sft/{s}"]
+        assert figures["sft_vs_hf"] > 0 and figures["met"].keys() == {"sft_mfu", "sft_vs_hf"}
+    assert result["summary"]["eval"]["eval_equal"] == 1.0 and "eval_vs_hf" in out
 
 
 def test_t4_memory_mode_says_it_needs_cuda(tmp_path):

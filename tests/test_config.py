@@ -31,6 +31,7 @@ def test_submission_local_gpu_is_the_users_recipe_with_the_fast_levers():
     assert (t.packing, t.loss_chunk_size, t.compile, t.gradient_checkpointing) == (True, 256, True, False)
     # One packed row per step of ~4 samples (the recipe's batch 1 x accumulation 4).
     assert (t.max_batch_tokens, t.grad_accum, cfg.data.max_seq_len) == (512, 1, 512)
+    assert cfg.model.attn_implementation == "flex_attention"  # attention kept inside each packed sample
 
 
 def test_overrides_are_typed_and_nested():

@@ -91,14 +91,14 @@ def test_packed_rows_skip_the_blocks_between_samples(tiny_model_dir, tiny_tokeni
     assert n > 1024 and packed.sparsity() > causal.sparsity() + 30  # percent of blocks skipped
 
 
-@pytest.mark.parametrize("device, softcap, expected", [
-    ("cuda", None, "flex_attention"), ("cpu", None, "sdpa"), ("cpu", 50.0, "eager")])
-def test_training_kernel_per_device(device, softcap, expected):
-    from types import SimpleNamespace
-
-    config = SimpleNamespace(attn_logit_softcapping=softcap)
-    assert attention.for_training("flex_attention", device, config) == expected
-    assert attention.for_training("sdpa", device, config) == "sdpa"
+@pytest.mark.parametrize("kind, device, expected", [
+    ("gemma3", "cuda", "flex_attention"), ("gemma3", "cpu", "sdpa"), ("gemma2", "cpu", "eager")])
+def test_training_kernel_per_device(tiny_model_dir, kind, device, expected):
+    """On a CPU the dense kernel with the model's numerics: eager where attention logits are
+    soft-capped (Gemma 2; SDPA ignores the cap), SDPA otherwise."""
+    model = tiny(kind, "flex_attention", tiny_model_dir)
+    attention.prepare_for_training(model, device)
+    assert model.config._attn_implementation == expected
 
 
 def test_decoding_a_flex_model_uses_the_dense_kernel_then_flex_again(tiny_model_dir, tiny_tokenizer):

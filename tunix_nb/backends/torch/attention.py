@@ -27,9 +27,11 @@ def dense_kernel(model_config) -> str:
     return "eager" if getattr(text, "attn_logit_softcapping", None) else "sdpa"
 
 
-def for_training(requested: str, device: str, model_config) -> str:
-    """The kernel training runs: the requested one, except flex on a CPU (no flex backward there)."""
-    return dense_kernel(model_config) if requested == FLEX and device == "cpu" else requested
+def prepare_for_training(model, device: str) -> None:
+    """Training runs the requested kernel, except flex on a CPU (no flex backward there): the
+    dense one with the same numerics instead."""
+    if device == "cpu" and model.config._attn_implementation == FLEX:
+        model.set_attn_implementation(dense_kernel(model.config))
 
 
 @contextmanager

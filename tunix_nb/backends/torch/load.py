@@ -26,12 +26,9 @@ def check(cfg: Config, source_path: Path) -> None:
 
 
 def load(cfg: Config, source: models.ModelSource, plan) -> Policy:
-    requested = cfg.model.attn_implementation
     model = models.load_torch_model(source, dtype=plan.dtype, lora=cfg.training.lora is not None,
-                                    attn_implementation=requested)
-    kernel = attention.for_training(requested, plan.device, model.config)
-    if kernel != requested:
-        model.set_attn_implementation(kernel)
+                                    attn_implementation=cfg.model.attn_implementation)
+    attention.prepare_for_training(model, plan.device)
     return policy_from(model, cfg)
 
 
