@@ -89,41 +89,58 @@ def main() -> None:
         with torch.inference_mode(), autocast:
             return model.generate(input_ids=ids, attention_mask=mask, generation_config=config)[:, width:].tolist()
 
+    def tunix_nb_eager() -> list[list[int]]:  # our decoder without the compiled step
+        return Decoder(model, device=device, dtype=dtype).greedy(prompts, max_new_tokens=args.max_new_tokens,
+                                                                 stop_ids=stops, pad_id=pad)
+
     def rollout() -> list[list[int]]:
         group = [p for p in prompts[: args.rollout_prompts] for _ in range(args.rollout_group)]
         return Decoder(model, device=device, dtype=dtype).sample(
             group, max_new_tokens=args.max_new_tokens, stop_ids=stops, pad_id=pad, temperature=0.9, top_k=50, seed=0)
 
     runners = {"tunix-nb": tunix_nb, "hf-one-by-one": lambda: [hf([p])[0] for p in prompts], "hf-batch": lambda: hf(prompts),
-               "tunix-nb-rollout": rollout}
+               "tunix-nb-eager": tunix_nb_eager, "tunix-nb-rollout": rollout}
     outputs, rows = {}, []
+    payload = {"bench": "eval_throughput", "model": args.model, "prompts": len(prompts),
+               "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "compile": args.compile,
+               "warmup_runs": args.warmup_runs, "repeats": args.repeats, "attn": args.attn, "dtype": dtype,
+               "forced": args.forced, "prepared_prompts": args.prepared,
+               "rollout": {"prompts": args.rollout_prompts, "group": args.rollout_group, "temperature": 0.9, "top_k": 50},
+               "environment": common.environment(device), "rows": rows}
+    name_out = args.name or f"eval_{args.model}_{device}"
     for name in args.rows.split(","):
         common.reset_peak(device)
         times = []
-        for _ in range(args.warmup_runs + args.repeats):  # the warm-up runs (compile, CUDA graphs) are not timed
-            common.sync(device)
-            start = time.perf_counter()
-            outputs[name] = [cut(r, stops) for r in runners[name]()]
-            common.sync(device)
-            times.append(time.perf_counter() - start)
+        try:
+            for _ in range(args.warmup_runs + args.repeats):  # the warm-up runs (compile, CUDA graphs) are not timed
+                common.sync(device)
+                start = time.perf_counter()
+                outputs[name] = [cut(r, stops) for r in runners[name]()]
+                common.sync(device)
+                times.append(time.perf_counter() - start)
+        except Exception as e:  # one row's failure (a compile error, out of memory) is that row's result
+            outputs.pop(name, None)
+            rows.append({"row": name, "status": "error", "note": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"})
+            print(f"{name}: {rows[-1]['note']}")
+            common.write_results(name_out, payload, args.out_dir)
+            continue
         seconds = statistics.median(times[args.warmup_runs:])
         new = sum(len(r) for r in outputs[name])
-        rows.append({"row": name, "seconds": round(seconds, 3), "new_tokens": new,
+        rows.append({"row": name, "status": "ok", "seconds": round(seconds, 3), "new_tokens": new,
                      "new_tokens_per_s": round(new / seconds, 1), "peak_memory_gb": common.peak_gb(device),
                      "warmup_s": round(sum(times[:args.warmup_runs]), 2) if args.warmup_runs else None})
+        # Greedy rows against HF's batched generate (ours against each other where it did not run);
+        # the rollout is sampled: nothing to agree with.
+        ref = outputs.get("hf-batch") or outputs.get("tunix-nb")
+        for r in rows:
+            if ref is not None and r["row"] in outputs and r["row"] != "tunix-nb-rollout":
+                r["agreement"] = round(sum(a == b for a, b in zip(outputs[r["row"]], ref)) / len(ref), 4)
         print(f"{name}: {seconds:.2f} s")
-    ref = outputs.get("tunix-nb")
-    for r in rows:
-        if ref is not None and r["row"] != "tunix-nb-rollout":  # sampled, not greedy: nothing to agree with
-            r["agreement"] = round(sum(a == b for a, b in zip(outputs[r["row"]], ref)) / len(ref), 4)
-    payload = {"bench": "eval_throughput", "model": args.model, "prompts": len(prompts),
-               "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "compile": args.compile, "warmup_runs": args.warmup_runs, "repeats": args.repeats,
-               "attn": args.attn, "dtype": dtype, "forced": args.forced, "prepared_prompts": args.prepared,
-               "rollout": {"prompts": args.rollout_prompts, "group": args.rollout_group, "temperature": 0.9, "top_k": 50}, "environment": common.environment(device), "rows": rows}
+        common.write_results(name_out, payload, args.out_dir)  # row by row: a run cut short keeps its rows
     common.print_table(rows, [("row", "row"), ("seconds", "seconds"), ("new_tokens", "new tokens"),
                               ("new_tokens_per_s", "tokens/s"), ("agreement", "agreement"), ("peak_memory_gb", "peak GB")])
     print(f"{len(prompts)} prompts x <= {args.max_new_tokens} new tokens, {dtype}, {payload['environment']['device']}")
-    print(f"results: {common.write_results(args.name or f'eval_{args.model}_{device}', payload, args.out_dir)}")
+    print(f"results: {common.write_results(name_out, payload, args.out_dir)}")
 
 
 def cut(row: list[int], stops: list[int]) -> list[int]:

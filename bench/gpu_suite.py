@@ -41,25 +41,24 @@ BENCH = common.ROOT / "bench"
 # (part, script, arguments on the GPU, arguments in a CPU dry run, seconds allowed on the GPU)
 PARTS = [
     ("train", "train_throughput.py",
-     ["--model", "gemma-2b-shape", "--samples", "records,anchor", "--rows", "hf-trainer,trl-sft,tunix-nb",
-      "--warmup", "4", "--windows", "3", "--window-seconds", "3",
-      "--set", "model.attn_implementation=flex_attention", "--set", "training.max_batch_tokens=4096"],
-     ["--model", "tiny", "--samples", "records,anchor", "--rows", "hf-trainer,tunix-nb",  # TRL: GPU only (minutes here)
+     ["--model", "gemma-2b-shape", "--samples", "records,anchor", "--rows", "tunix-nb,trl-sft,hf-trainer,tunix-nb-sdpa",
+      "--warmup", "4", "--windows", "3", "--window-seconds", "3", "--set", "training.max_batch_tokens=4096"],
+     ["--model", "tiny", "--samples", "records,anchor", "--rows", "tunix-nb,hf-trainer",  # TRL: GPU only (minutes here)
       "--warmup", "2", "--windows", "2", "--window-seconds", "1.5",
       "--set", "model.attn_implementation=flex_attention", "--set", "training.packing=true",
       "--set", "training.max_batch_tokens=1024", "--set", "training.loss_chunk_size=256"],
-     210),
+     230),
     ("eval", "eval_throughput.py",
      ["--model", "gemma-2b-shape", "--prepared", "--forced", "--compile", "--max-new-tokens", "256",
-      "--batch-size", "100", "--rows", "tunix-nb,hf-batch,tunix-nb-rollout", "--warmup-runs", "1", "--repeats", "2"],
+      "--batch-size", "100", "--rows", "tunix-nb,hf-batch,tunix-nb-rollout,tunix-nb-eager", "--warmup-runs", "1", "--repeats", "2"],
      ["--model", "tiny", "--prepared", "--forced", "--prompts", "6", "--max-new-tokens", "12", "--batch-size", "6",
       "--rows", "tunix-nb,hf-batch,tunix-nb-rollout"],
-     120),
-    ("memory", "train_throughput.py", ["--t4-memory"], ["--t4-memory"], 50),
+     95),
+    ("memory", "train_throughput.py", ["--t4-memory"], ["--t4-memory"], 35),
     ("tunix", "tunix_train_throughput.py",
      ["--model", "gemma-2b-shape", "--samples", "records,anchor", "--seconds", "9", "--windows", "3"],
      ["--model", "tiny", "--samples", "records,anchor", "--seconds", "2", "--windows", "2"],
-     100),
+     90),
 ]
 
 # The goals, each checked against the figure it names.
@@ -71,7 +70,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry-run", action="store_true", help="the tiny model on this machine's CPU, short windows")
     ap.add_argument("--parts", default=",".join(p[0] for p in PARTS))
-    ap.add_argument("--budget", type=float, default=480, help="seconds for the whole suite")
+    ap.add_argument("--budget", type=float, default=450, help="seconds for the whole suite")
     ap.add_argument("--name", default=None, help="results file name (default: gpu_suite_<device>)")
     ap.add_argument("--out-dir", type=Path, default=common.RESULTS)
     args = ap.parse_args()
@@ -136,19 +135,21 @@ def summarise(parts: dict) -> dict:
     for s in {k[1] for k in train} | set(tunix):
         ours, trl, hf = (train.get((row, s), {}) for row in ("tunix-nb", "trl-sft", "hf-trainer"))
         out[f"sft/{s}"] = {
-            "tokens_per_s": {"tunix-nb": ours.get("tokens_per_s"), "trl-sft": trl.get("tokens_per_s"),
-                             "hf-trainer": hf.get("tokens_per_s"), "tunix-backend": tunix.get(s, {}).get("tokens_per_s")},
+            "tokens_per_s": {"tunix-nb": ours.get("tokens_per_s"), "tunix-nb-sdpa": train.get(("tunix-nb-sdpa", s), {})
+                             .get("tokens_per_s"), "trl-sft": trl.get("tokens_per_s"), "hf-trainer": hf.get("tokens_per_s"),
+                             "tunix-backend": tunix.get(s, {}).get("tokens_per_s")},
             "sft_mfu": ours.get("mfu"), "tunix_backend_mfu": tunix.get(s, {}).get("mfu"),
             "sft_vs_trl": ratio(ours.get("tokens_per_s"), trl.get("tokens_per_s")),
             "sft_vs_hf": ratio(ours.get("tokens_per_s"), hf.get("tokens_per_s")),
             "peak_gb": {"tunix-nb": ours.get("peak_memory_gb"), "trl-sft": trl.get("peak_memory_gb"),
                         "hf-trainer": hf.get("peak_memory_gb"), "tunix-backend": tunix.get(s, {}).get("peak_memory_gb")}}
-    ev = {r["row"]: r for r in rows_of(parts, "eval")}
-    if "tunix-nb" in ev:
-        hf = ev.get("hf-batch", {})
-        out["eval"] = {"eval_seconds": ev["tunix-nb"]["seconds"], "hf_batch_seconds": hf.get("seconds"),
-                       "eval_vs_hf": ratio(hf.get("seconds"), ev["tunix-nb"]["seconds"]),
-                       "eval_equal": hf.get("agreement"),
+    ev = {r["row"]: r for r in rows_of(parts, "eval") if r.get("status", "ok") == "ok"}
+    if ev:
+        ours, hf = ev.get("tunix-nb", {}), ev.get("hf-batch", {})
+        out["eval"] = {"eval_seconds": ours.get("seconds"), "hf_batch_seconds": hf.get("seconds"),
+                       "eval_vs_hf": ratio(hf.get("seconds"), ours.get("seconds")),
+                       "eval_equal": ours.get("agreement") if "hf-batch" in ev else None,
+                       "eager_seconds": ev.get("tunix-nb-eager", {}).get("seconds"),
                        "rollout_tokens_per_s": ev.get("tunix-nb-rollout", {}).get("new_tokens_per_s")}
     mem = {r["row"]: r.get("peak_memory_gb") for r in rows_of(parts, "memory")}
     if mem:

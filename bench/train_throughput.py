@@ -30,7 +30,10 @@ from pathlib import Path
 import common
 
 PRESETS = {"gemma-2b-shape": "training/configs/submission_local_gpu.yaml", "tiny": "training/configs/smoke_tiny.yaml"}
-LEVERS_OFF = ["training.packing=false", "training.loss_chunk_size=null", "training.compile=false"]
+# Our rows: the preset as it is, and with one thing changed.
+VARIANTS = {"tunix-nb": [],
+            "tunix-nb-plain": ["training.packing=false", "training.loss_chunk_size=null", "training.compile=false"],
+            "tunix-nb-sdpa": ["model.attn_implementation=sdpa"]}  # packed rows, dense masked attention
 
 
 def main() -> None:
@@ -61,8 +64,14 @@ def main() -> None:
     ceiling = common.matmul_ceiling_tflops(device, dtype)
     params = sum(p.numel() for p in common.build_model(args.model, device="meta" if args.model != "tiny" else "cpu")
                  .parameters())
-    runners = {"hf-trainer": run_hf_trainer, "trl-sft": run_trl, "tunix-nb": run_tunix, "tunix-nb-plain": run_tunix}
+    runners = {"hf-trainer": run_hf_trainer, "trl-sft": run_trl, **{name: run_tunix for name in VARIANTS}}
     rows = []
+    payload = {"bench": "train_throughput", "model": args.model, "params": params, "dtype": dtype,
+               "matmul_ceiling_tflops": round(ceiling, 3), "ceiling_dtype": "bf16" if dtype == "bf16" else "fp32",
+               "warmup_steps": args.warmup, "windows": args.windows, "window_seconds": args.window_seconds,
+               "sample_sets": {k: {"samples": len(v), "tokens": sum(len(e) for e in v)} for k, v in sets.items()},
+               "environment": common.environment(device), "rows": rows}
+    name_out = args.name or f"train_{args.model}_{device}"
     for name in args.rows.split(","):
         for set_name, examples in sets.items():
             common.reset_peak(device)
@@ -73,7 +82,7 @@ def main() -> None:
             except ImportError as e:
                 rows.append({**row, "status": "skipped", "note": f"{e.name} not installed"})
                 print(f"{name} on {set_name}: skipped ({e.name} not installed)")
-                continue
+                break
             except Exception as e:  # one row's failure (out of memory, a kernel missing) is that row's result
                 rows.append({**row, "status": "error", "note": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}",
                              "peak_memory_gb": common.peak_gb(device)})
@@ -81,17 +90,13 @@ def main() -> None:
                 continue
             rows.append({**row, "status": "ok", "note": note, **measured})
             print(f"{name} on {set_name}: {rows[-1]['tokens_per_s']} tokens/s")
-    payload = {"bench": "train_throughput", "model": args.model, "params": params, "dtype": dtype,
-               "matmul_ceiling_tflops": round(ceiling, 3), "ceiling_dtype": "bf16" if dtype == "bf16" else "fp32",
-               "warmup_steps": args.warmup, "windows": args.windows, "window_seconds": args.window_seconds,
-               "sample_sets": {k: {"samples": len(v), "tokens": sum(len(e) for e in v)} for k, v in sets.items()},
-               "environment": common.environment(device), "rows": rows}
+            common.write_results(name_out, payload, args.out_dir)  # row by row: a run cut short keeps its rows
     common.print_table(rows, [("row", "row"), ("samples", "data"), ("samples_per_s", "samples/s"),
                               ("tokens_per_s", "tokens/s"), ("mfu", "MFU"), ("peak_memory_gb", "peak GB"),
                               ("note", "note")])
     print(f"matmul ceiling {ceiling:.3g} TFLOP/s ({payload['ceiling_dtype']}), {params / 1e6:.1f} M params, "
           f"{payload['environment']['device']}")
-    print(f"results: {common.write_results(args.name or f'train_{args.model}_{device}', payload, args.out_dir)}")
+    print(f"results: {common.write_results(name_out, payload, args.out_dir)}")
 
 
 MAX_STEPS = 100_000  # rows stop on their Deadline long before
@@ -232,7 +237,7 @@ def run_tunix(name, args, device, dtype, tokenizer, examples, deadline):
         overrides = ["training.epochs=null", f"training.max_steps={MAX_STEPS}", "training.warmup_steps=0",
                      "training.save_every=null", f"output.root={tmp}", "output.run_id=bench",
                      f"data.max_seq_len={max(640, max(len(e) for e in examples))}",
-                     *args.set, *(LEVERS_OFF if name == "tunix-nb-plain" else [])]
+                     *args.set, *VARIANTS[name]]
         cfg = load_config(common.ROOT / preset, overrides)
         t = cfg.training
         model = common.build_model(args.model, attn=cfg.model.attn_implementation, device=device)

@@ -40,7 +40,7 @@ def test_gpu_suite_dry_run_measures_every_part_on_both_sample_sets(gpu_suite_dry
     train = result["parts"]["train"]["result"]
     assert train["window_seconds"] == 1.5 and set(train["sample_sets"]) == {"records", "anchor"}
     assert [(r["row"], r["samples"]) for r in train["rows"]] == [
-        ("hf-trainer", "records"), ("hf-trainer", "anchor"), ("tunix-nb", "records"), ("tunix-nb", "anchor")]
+        ("tunix-nb", "records"), ("tunix-nb", "anchor"), ("hf-trainer", "records"), ("hf-trainer", "anchor")]
     for r in train["rows"]:  # windows of a fixed duration after the warm-up steps
         assert r["status"] == "ok" and 1 <= len(r["window_tokens_per_s"]) <= 2 and r["steps_measured"] >= 2
         assert r["tokens_per_s"] > r["samples_per_s"] > 0 and r["mfu"] > 0 and r["peak_memory_gb"] is None
@@ -48,7 +48,7 @@ def test_gpu_suite_dry_run_measures_every_part_on_both_sample_sets(gpu_suite_dry
     # flex attention asked for; a CPU trains with the dense kernel of the same numerics
     assert "packed <= 1024" in ours["note"] and "chunk 256" in ours["note"] and ours["note"].endswith("sdpa")
     ev = {r["row"]: r for r in result["parts"]["eval"]["result"]["rows"]}
-    assert ev["hf-batch"]["agreement"] == 1.0  # fp32 greedy: token for token HF's
+    assert ev["tunix-nb"]["agreement"] == 1.0  # fp32 greedy: token for token HF's
     assert ev["tunix-nb"]["new_tokens"] == 6 * 12 and ev["tunix-nb-rollout"]["new_tokens"] == 16 * 12  # forced
     assert result["parts"]["memory"]["result"]["status"] == "skipped"  # CUDA's allocator only
     for s in ("records", "anchor"):  # the summary: each goal's figure beside its goal
