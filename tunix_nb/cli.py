@@ -127,11 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args) -> int:
     from . import pipeline
+    from .backends.torch import distributed
     from .config import load_config
 
     overrides = list(args.overrides) + ([f"output.run_id={args.run_id}"] if args.run_id else [])
     cfg = load_config(args.config, overrides)
-    run = pipeline.run(cfg)
+    with distributed.process_group(cfg.training.distributed, cfg.training.device):  # torchrun; else nothing
+        if not distributed.is_main():
+            pipeline.follow(cfg)
+            return 0
+        run = pipeline.run(cfg)
     print(run.dir)
     return 0
 

@@ -226,6 +226,11 @@ class TrainingConfig:
     time_budget_minutes: float | None = None
     # Tunix: devices on the mesh's tensor-parallel axis; the rest form the fsdp axis.
     tensor_parallel: int = 1
+    # PyTorch SFT past one GPU, under `torchrun --nproc-per-node N`: "ddp" (a model replica per
+    # rank) or "fsdp" (FSDP2: parameters, gradients and optimizer state sharded over the ranks).
+    # Each rank trains its share of every step's micro-batches (keep grad_accum a multiple of N);
+    # same losses and weights as one process. Launched without torchrun: one process, unchanged.
+    distributed: Literal["none", "ddp", "fsdp"] = "none"
 
     def __post_init__(self) -> None:
         _require(self.learning_rate > 0, "training.learning_rate", f"must be > 0 (got {self.learning_rate})")
@@ -274,6 +279,9 @@ class TrainingConfig:
                                          ("compile", self.compile, False)):
                 _require(value == default, f"training.{name}",
                          "is a PyTorch backend lever (XLA compiles the Tunix step itself); remove it for backend: tunix")
+            _require(self.distributed == "none", "training.distributed",
+                     "is the PyTorch backend's torchrun setting (Tunix shards over its own device mesh, "
+                     "training.tensor_parallel); remove it for backend: tunix")
         if self.max_steps:  # >= 1; 0 (no SFT stage) has no schedule to warm up
             _require(self.warmup_steps < self.max_steps, "training.warmup_steps",
                      f"({self.warmup_steps}) must be smaller than training.max_steps ({self.max_steps})")

@@ -93,12 +93,19 @@ def _check_resumable(run_dir: Path, manifest: dict, cfg: Config) -> None:
 
 
 class Run:
-    """A run dir and its manifest. Create with `Run.create`; fields are updated with `update`."""
+    """A run dir and its manifest. Create with `Run.create`; fields are updated with `update`.
+    A torchrun rank > 0 holds a `Run.follower` of rank 0's: same dir, nothing written."""
 
-    def __init__(self, run_dir: Path, manifest: dict[str, Any]):
+    def __init__(self, run_dir: Path, manifest: dict[str, Any], *, writes: bool = True):
         self.dir = run_dir
         self.manifest = manifest
+        self.writes = writes
         self.log = logging.getLogger(LOGGER)
+
+    @classmethod
+    def follower(cls, run_dir: Path) -> "Run":
+        """Rank 0's run dir as another rank sees it: read (checkpoints to resume), never written."""
+        return cls(run_dir, {}, writes=False)
 
     @property
     def id(self) -> str:
@@ -189,7 +196,11 @@ class Run:
                             "pick a new --run-id") from None
 
     def save_manifest(self) -> None:
-        write_json_atomic(self.dir / "run_manifest.json", self.manifest)
+        if self.writes:
+            write_json_atomic(self.dir / "run_manifest.json", self.manifest)
+
+    def metrics_writer(self) -> "MetricsWriter":
+        return MetricsWriter(self.dir / "metrics.jsonl" if self.writes else Path(os.devnull))
 
     def update(self, **fields: Any) -> None:
         self.manifest.update(fields)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import auth, backends, data, device, evidence, inputs, models, report, scoring, stages
 from .backends.common import Backend, Policy
+from .backends.torch import distributed
 from .stages import Budget, TrainResult
 from .config import Config
 from .errors import UserError
@@ -52,6 +53,19 @@ def run(cfg: Config) -> evidence.Run:
     grpo(session)
     evaluate(session)
     return finish(session)
+
+
+def follow(cfg: Config) -> None:
+    """A torchrun rank > 0 (`training.distributed`): once rank 0's run dir exists (its model is
+    fetched by then), the same data and model, and SFT's share of each step beside rank 0; it
+    writes nothing. Rank 0 runs `run`: the evidence, the checkpoints, then evaluation alone."""
+    run_dir = Path(distributed.on_main(lambda: None))
+    s = prepare(replace(cfg, output=replace(cfg.output, run_id=run_dir.name)))
+    s.run = evidence.Run.follower(run_dir)
+    s.policy = s.backend.load_policy(s.cfg, s.source, s.plan)
+    if sft_on(s.cfg):
+        s.backend.train_sft(s.cfg, s.policy, s.tokenizer, s.examples, stages.sft_stage(s.run, s.cfg), plan=s.plan,
+                            root=checkpoint_root(s, "sft"))
 
 
 def prepare(cfg: Config) -> Session:
@@ -104,6 +118,7 @@ def start(s: Session) -> Path:
     """Create the run dir (manifest status running), or reopen an unfinished one with the same run
     id and config to resume each stage from its latest whole checkpoint; load the model."""
     s.run = evidence.Run.open(s.cfg, plan=s.plan.to_dict(), model_source=s.source.to_dict(), datasets=s.datasets)
+    distributed.on_main(lambda: str(s.run.dir))  # torchrun: the other ranks wait for it in `follow`
     s.budget = Budget(seconds=s.cfg.training.time_budget_minutes * 60 if s.cfg.training.time_budget_minutes else None)
     print(f"run dir: {s.run.dir}")
     with s.run.failing():

@@ -8,6 +8,7 @@ Figures shown beside the bar (`show`) never force a redraw of their own.
 
 from __future__ import annotations
 
+import os
 import sys
 
 TERMINAL_INTERVAL_S = 1.0
@@ -20,7 +21,8 @@ def bar(total: int, desc: str, unit: str, initial: int = 0):
 
     interval = TERMINAL_INTERVAL_S if _interactive(sys.stderr) else LOG_INTERVAL_S
     return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
-                mininterval=interval, maxinterval=max(interval, 10.0))
+                mininterval=interval, maxinterval=max(interval, 10.0),
+                disable=os.environ.get("RANK", "0") != "0")  # under torchrun, rank 0's bar only
 
 
 def show(progress, **figures: str) -> None:

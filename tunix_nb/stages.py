@@ -157,7 +157,7 @@ class Stage:
             self._offset = self.rows[-1]["elapsed_s"]
             self.first_loss, self.final_loss = self.rows[0]["loss"], self.rows[-1]["loss"]
             self._tokens = sum(r.get("tokens", 0) for r in self.rows)
-        self._writer = evidence.MetricsWriter(path)
+        self._writer = self.run.metrics_writer()
         self._bar = progress.bar(total, self.kind.name, "step", initial=resumed)
         try:
             yield self

@@ -16,18 +16,22 @@ from ...errors import UserError
 from ..common import Policy
 
 
-def save_checkpoint(model, tokenizer, root: Path, step: int, *, optimizer, scheduler, state: dict) -> Path:
+def save_checkpoint(model, tokenizer, root: Path, step: int, *, optimizer, scheduler, state: dict,
+                    full_state: tuple[dict | None, dict] | None = None) -> Path:
     """HF format (adapters only for LoRA) plus what resuming needs (optimizer, scheduler, RNG, step),
-    written to a temp name and renamed into place only when whole."""
+    written to a temp name and renamed into place only when whole. `full_state`: (weights or None,
+    optimizer state) gathered whole from sharded ranks (`distributed.Trainee.full_state`), saved
+    instead of the model's and the optimizer's own, in the same layout."""
     import torch
 
+    weights, optimizer_state = full_state or (None, optimizer.state_dict())
     root.mkdir(parents=True, exist_ok=True)
     final, tmp = checkpoints.torch_dir(root, step), checkpoints.torch_tmp_dir(root, step)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True, state_dict=weights)
         tokenizer.save_pretrained(tmp)
-        torch.save({"state": dict(state), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        torch.save({"state": dict(state), "optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
                     "rng": rng_state()}, tmp / checkpoints.TRAINER_STATE)
     except Exception as e:
         # safetensors and torch report a full disk in their own exception types: say it plainly.
@@ -48,11 +52,20 @@ def latest_checkpoint(root: Path, log=None) -> Path | None:
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler, *, lora: bool) -> dict:
+    load_weights(path, model, lora=lora)
+    return load_trainer_state(path, optimizer, scheduler)
+
+
+def load_trainer_state(path: Path, optimizer, scheduler, load_optimizer=None) -> dict:
+    """A checkpoint's optimizer, scheduler and RNG state (`load_optimizer(optimizer, state)`: how,
+    when not the optimizer's own `load_state_dict`); returns its step state."""
     import torch
 
-    load_weights(path, model, lora=lora)
     saved = torch.load(path / checkpoints.TRAINER_STATE, weights_only=False)
-    optimizer.load_state_dict(saved["optimizer"])
+    if load_optimizer is None:
+        optimizer.load_state_dict(saved["optimizer"])
+    else:
+        load_optimizer(optimizer, saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     set_rng_state(saved["rng"])
     return saved["state"]

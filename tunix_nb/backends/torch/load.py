@@ -9,7 +9,7 @@ from ... import models
 from ...config import Config, TrainingConfig
 from ...errors import UserError
 from ..common import Policy
-from . import attention
+from . import attention, distributed
 
 
 def check(cfg: Config, source_path: Path) -> None:
@@ -17,6 +17,9 @@ def check(cfg: Config, source_path: Path) -> None:
     g = cfg.grpo
     if g is None:
         return
+    if distributed.world() > 1:
+        raise UserError("grpo: the PyTorch GRPO stage runs in one process, and torchrun started "
+                        f"{distributed.world()}; run without torchrun, or train SFT alone (grpo: null) under it")
     if g.num_iterations != 1:
         raise UserError(f"grpo.num_iterations: the PyTorch GRPO stage updates once per rollout batch (got "
                         f"{g.num_iterations}); set grpo.num_iterations=1 or training.backend: tunix")

@@ -6,10 +6,18 @@ from ...config import TrainingConfig
 
 
 def clip_and_norm(params, max_norm: float | None) -> float:
+    """The global grad norm, the grads clipped to `max_norm` (torch's clip_grad_norm_, the norm
+    summed in float64: fp32 sums over millions of squares drift by ~1e-5, differently however the
+    grads are split, so a sharded (FSDP) run and a one-process run would disagree)."""
     import torch
 
     limit = max_norm if max_norm is not None else float("inf")
-    return float(torch.nn.utils.clip_grad_norm_(params, limit))
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads]))
+    if hasattr(norm, "full_tensor"):  # FSDP: a DTensor of the shards' partial norms, reduced here
+        norm = norm.full_tensor()
+    torch.nn.utils.clip_grads_with_norm_(params, limit, norm.float())
+    return float(norm)
 
 
 def make_optimizer(params, t: TrainingConfig, device: str):

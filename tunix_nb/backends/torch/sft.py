@@ -10,6 +10,10 @@ Speed levers, each exact (same loss up to float rounding): `training.packing` (p
 packed rows, attention kept inside each sample), `training.loss_chunk_size` (lm_head + CE over
 chunks of target positions, recomputed in backward: never a full fp32 logits tensor) and
 `training.compile` (torch.compile of each decoder layer).
+
+Under torchrun (`training.distributed: ddp | fsdp`) each rank trains its share of every step's
+micro-batches and rank 0 alone writes; the losses and weights are the one-process run's up to
+float rounding (see `distributed`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from ...data import collate, collate_packed, plan_steps
 from ...prompts import IGNORE_INDEX, Encoded
 from ...stages import Stage, TrainResult
 from ..common import Policy, lr_lambda
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, seed_everything
+from . import distributed
+from .checkpoint import latest_checkpoint, load_trainer_state, load_weights, save_checkpoint, seed_everything
 from .optim import clip_and_norm, make_optimizer
 
 
@@ -39,28 +44,32 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], s
     t = cfg.training
     model, device, dtype = policy.model, plan.device, plan.dtype
     seed_everything(t.seed)
-    resume = latest_checkpoint(root, stage.log)
+    resume = distributed.on_main(lambda: latest_checkpoint(root, stage.log))
     if t.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False  # no KV cache while training
     model.to(device).train()
     if t.compile:
         compile_layers(model)
+    if resume is not None:  # weights now, before FSDP shards them; the optimizer's state once it exists
+        load_weights(resume, model, lora=t.lora is not None)
+    trainee = distributed.wrap(model, t.distributed, lambda m, batch: batch_loss_sum(m, batch, t.loss_chunk_size))
 
     schedule = plan_steps([len(e) for e in examples], seed=t.seed, grad_accum=t.grad_accum,
                           max_batch_tokens=t.max_batch_tokens, micro_batch_size=t.micro_batch_size,
                           epochs=t.epochs, max_steps=t.max_steps, packing=t.packing)
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = trainee.params()
     optimizer = make_optimizer(params, t, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(t.warmup_steps, t.lr_schedule, len(schedule)))
     autocast = (torch.autocast(device_type=device, dtype=torch.bfloat16) if dtype == "bf16" else nullcontext())
     trainable = sum(p.numel() for p in params)
     state = {"step": 0, "tokens_seen": 0}
     if resume is not None:
-        state = load_checkpoint(resume, model, optimizer, scheduler, lora=t.lora is not None)
+        state = load_trainer_state(resume, optimizer, scheduler, trainee.load_optimizer)
         stage.log.info("resumed from %s (step %d)", resume.name, state["step"])
-    stage.log.info("sft (torch): %d samples, %d steps, %d trainable params, device %s, dtype %s",
-                   len(examples), len(schedule), trainable, device, dtype)
+    stage.log.info("sft (torch): %d samples, %d steps, %d trainable params, device %s, dtype %s, %d rank(s)%s",
+                   len(examples), len(schedule), trainable, device, dtype, distributed.world(),
+                   f" ({t.distributed})" if distributed.world() > 1 else "")
 
     tokens_seen = state["tokens_seen"]
     with stage.steps(len(schedule), resumed=state["step"]):
@@ -70,17 +79,20 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], s
             step_start = time.perf_counter()
             batches = [collate_packed([examples[i] for i in mb]) if t.packing
                        else collate([examples[i] for i in mb], tokenizer.pad_token_id) for mb in micro_batches]
-            # Normalise by the step's target-token count: every completion token weighs the same,
-            # however the step was split into micro-batches (or packed into rows).
+            # Normalise by the step's target-token count (every rank's micro-batches): every completion
+            # token weighs the same, however the step was split into micro-batches, rows or ranks.
             n_targets = sum(sum(l != IGNORE_INDEX for l in row[1:]) for b in batches for row in b["labels"])
             step_tokens = sum(len(examples[i]) for mb in micro_batches for i in mb)  # real tokens, no padding
             loss_sum = 0.0
-            for b in batches:
+            mine = distributed.share(batches)
+            for i, (b, weight) in enumerate(mine):
                 tensors = {k: torch.tensor(v, device=device) for k, v in b.items()}
-                with autocast:
-                    loss = batch_loss_sum(model, tensors, t.loss_chunk_size) / n_targets
-                loss.backward()
-                loss_sum += loss.item()
+                with trainee.accumulating(last=i == len(mine) - 1):
+                    with autocast:
+                        loss = trainee.loss(tensors) / n_targets
+                    (loss * (weight * trainee.grad_scale)).backward()
+                loss_sum += loss.item() * weight
+            loss_sum = distributed.all_sum(loss_sum)
             grad_norm = clip_and_norm(params, t.max_grad_norm)
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
@@ -92,12 +104,16 @@ def train(cfg: Config, policy: Policy, tokenizer, examples: Sequence[Encoded], s
                        tokens=step_tokens, target_tokens=n_targets)
             if (t.save_every and step % t.save_every == 0) or step == len(schedule):
                 state.update(step=step, tokens_seen=tokens_seen)
-                save_checkpoint(model, tokenizer, root, step,
-                                optimizer=optimizer, scheduler=scheduler, state=state)
+                full_state = trainee.full_state(optimizer)  # FSDP: gathered from every rank
+                if distributed.is_main():
+                    save_checkpoint(model, tokenizer, root, step, optimizer=optimizer, scheduler=scheduler,
+                                    state=state, full_state=full_state)
     if state["step"] < len(schedule):  # resumed from the final checkpoint: nothing left to train
         raise RuntimeError(f"training stopped at step {state['step']} of {len(schedule)}")
-    model.eval()
-    model.config.use_cache = True
+    model = trainee.unwrap()  # plain on rank 0 (FSDP: gathered whole), for evaluation; None on the others
+    if model is not None:
+        model.eval()
+        model.config.use_cache = True
     return stage.result(model, steps=len(schedule), checkpoint=checkpoints.torch_dir(root, len(schedule)),
                         tokens=tokens_seen)
 
