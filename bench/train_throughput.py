@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2, help="optimizer steps excluded from the figures")
     ap.add_argument("--windows", type=int, default=3, help="figures are medians over this many windows")
     ap.add_argument("--window-seconds", type=float, default=5.0, help="the length of each window")
+    ap.add_argument("--profile-steps", type=int, default=0,
+                    help="after our rows' windows, profile this many steps (CUDA): the top GPU ops per step")
     ap.add_argument("--samples", default=None,
                     help="prepared sample sets (bench/prepare_samples.py), e.g. records,anchor; each row runs on "
                          "each (default: the v2 training file, tiny tokenizer)")
@@ -77,8 +79,9 @@ def main() -> None:
             common.reset_peak(device)
             row = {"row": name, "samples": set_name}
             try:
-                marks, note = runners[name](name, args, device, dtype, tokenizer, examples, Deadline(args, device))
-                measured = figures(marks, args, params, ceiling, device)
+                marks, note, *extra = runners[name](name, args, device, dtype, tokenizer, examples,
+                                                    Deadline(args, device))
+                measured = {**figures(marks, args, params, ceiling, device), **(extra[0] if extra else {})}
             except ImportError as e:
                 rows.append({**row, "status": "skipped", "note": f"{e.name} not installed"})
                 print(f"{name} on {set_name}: skipped ({e.name} not installed)")
@@ -115,6 +118,59 @@ class Deadline:
         if self.steps == self.warmup:
             self.start = time.perf_counter()
         return self.start is not None and time.perf_counter() - self.start >= self.seconds
+
+
+class Profiler:
+    """After a row's windows, `steps` more optimizer steps under torch.profiler: where a step's
+    device time goes, op by op (the GPU's kernels; a CPU's ops), and how busy the device is."""
+
+    def __init__(self, steps: int, device: str):
+        self.steps, self.device, self.done, self.prof, self.summary = steps, device, 0, None, None
+        self.time = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
+
+    @property
+    def running(self) -> bool:
+        return self.prof is not None
+
+    def start(self) -> bool:
+        if not self.steps:
+            return False
+        import torch
+
+        common.sync(self.device)
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if self.device == "cuda":
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        self.prof = torch.profiler.profile(activities=activities)
+        self.prof.start()
+        self.begun = time.perf_counter()
+        return True
+
+    def step(self) -> None:
+        self.done += 1
+        if self.done < self.steps:
+            return
+        common.sync(self.device)
+        wall = (time.perf_counter() - self.begun) / self.steps
+        self.prof.stop()
+        from torch.autograd import DeviceType
+
+        events = [e for e in self.prof.key_averages() if getattr(e, self.time) > 0]
+        # On a GPU each kernel's time is listed twice, under the kernel and under the op that
+        # launched it: the device's busy time counts the kernels, the ranking the ops.
+        ops = [e for e in events if e.device_type == DeviceType.CPU]
+        kernels = [e for e in events if e.device_type != DeviceType.CPU] or ops
+        busy = sum(getattr(e, self.time) for e in kernels) / 1e3 / self.steps  # us -> ms per step
+        top = sorted(ops, key=lambda e: -getattr(e, self.time))[:15]
+        self.summary = {"steps": self.steps, "wall_ms_per_step": round(wall * 1e3, 1),
+                        "device_busy_ms_per_step": round(busy, 1),
+                        "top_ops": [{"op": e.key[:90], "ms_per_step": round(getattr(e, self.time) / 1e3 / self.steps, 2),
+                                     "share_of_busy": round(getattr(e, self.time) / 1e3 / self.steps / busy, 3),
+                                     "calls_per_step": e.count // self.steps} for e in top]}
+        for op in self.summary["top_ops"]:
+            print(f"profile: {op['ms_per_step']:8.2f} ms/step {op['share_of_busy']:6.1%}  x{op['calls_per_step']:<5} {op['op']}")
+        print(f"profile: step {self.summary['wall_ms_per_step']} ms wall, device busy {self.summary['device_busy_ms_per_step']} ms")
+        raise TimeUp
 
 
 class TimeUp(Exception):
@@ -247,9 +303,13 @@ def run_tunix(name, args, device, dtype, tokenizer, examples, deadline):
         stage = sft_stage(run, cfg)
         record = stage.step
 
+        profiler = Profiler(args.profile_steps, device)
+
         def step(*a, **kw):  # our loop has no stop hook: the row ends at its deadline from here
             record(*a, **kw)
-            if deadline.done():
+            if profiler.running:
+                profiler.step()
+            elif deadline.done() and not profiler.start():
                 raise TimeUp
 
         stage.step = step
@@ -267,10 +327,11 @@ def run_tunix(name, args, device, dtype, tokenizer, examples, deadline):
         samples += sum(len(mb) for mb in step)
         tokens += r["tokens"]
         marks.append((r["elapsed_s"], samples, tokens))
+    extra = {"profile": profiler.summary} if profiler.summary else {}
     note = (f"{Path(preset).stem}: " + ("packed " if t.packing else "bucketed ") + f"<= {t.max_batch_tokens or '-'} tok"
             + f" / <= {t.micro_batch_size or '-'} rows x accum {t.grad_accum}, {t.optimizer}, "
             + f"chunk {t.loss_chunk_size or 'off'}, compile {'on' if t.compile else 'off'}, {kernel}")
-    return marks, note
+    return marks, note, extra
 
 
 def t4_memory(args, device: str) -> None:

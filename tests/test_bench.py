@@ -47,6 +47,9 @@ def test_gpu_suite_dry_run_measures_every_part_on_both_sample_sets(gpu_suite_dry
     ours = next(r for r in train["rows"] if r["row"] == "tunix-nb")
     # flex attention asked for; a CPU trains with the dense kernel of the same numerics
     assert "packed <= 1024" in ours["note"] and "chunk 256" in ours["note"] and ours["note"].endswith("sdpa")
+    profile = ours["profile"]  # after the windows: where a step's time goes, op by op
+    assert profile["steps"] == 2 and profile["top_ops"] and "aten::mm" in {op["op"] for op in profile["top_ops"]}
+    assert 0 < profile["top_ops"][0]["share_of_busy"] <= 1 and "profile: step" in out
     ev = {r["row"]: r for r in result["parts"]["eval"]["result"]["rows"]}
     assert ev["tunix-nb"]["agreement"] == 1.0  # fp32 greedy: token for token HF's
     assert ev["tunix-nb"]["new_tokens"] == 6 * 12 and ev["tunix-nb-rollout"]["new_tokens"] == 16 * 12  # forced

@@ -166,3 +166,15 @@ def test_sampler_is_greedy_at_temperature_0_or_top_k_1_and_a_seed_repeats(tiny_m
     assert decoder.sample(prompts, temperature=1.0, top_k=50, top_p=0.95, seed=7, **common) == a
     assert decoder.sample(prompts, temperature=1.0, top_k=50, top_p=0.95, seed=8, **common) != a
     assert a != greedy
+
+
+def test_static_cache_under_bf16_autocast_equals_the_dynamic_one(tiny_model_dir, tiny_tokenizer):
+    """Under bf16 autocast a layer's keys come as fp32 (RoPE) and its values as bf16: the static
+    cache (the compiled decoder's) stores both as the dynamic cache attends to them."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa")
+    prompts = [encode_prompt(tiny_tokenizer, q) for q in ("What is 2 + 2?", "Name a prime number, please.")]
+    rows = {static: generate.Decoder(model, device="cpu", dtype="bf16", static_cache=static).greedy(
+        prompts, max_new_tokens=16, stop_ids=[], pad_id=tiny_tokenizer.pad_token_id) for static in (False, True)}
+    assert rows[True] == rows[False] and all(len(r) == 16 for r in rows[True])

@@ -15,6 +15,7 @@ seeded `torch.Generator` (the same seed gives the same completions; temperature 
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Sequence
 
@@ -110,7 +111,7 @@ class Decoder:
     def _decode(self, prompts: Sequence[list[int]], *, max_new_tokens: int, stop_ids: Sequence[int], pad_id: int,
                 pick) -> list[list[int]]:
         import torch
-        from transformers import DynamicCache, StaticCache
+        from transformers import DynamicCache
 
         model, device = self.model, self.device
         model.eval()
@@ -122,7 +123,7 @@ class Decoder:
         # One mask over the whole cache (future slots marked real; causality hides them), so every
         # decode step sees the same shapes.
         full_mask = torch.cat([mask, mask.new_ones(len(prompts), max_new_tokens)], dim=1)
-        cache = (StaticCache(config=model.config, max_cache_len=width + max_new_tokens) if self.static_cache
+        cache = (_static_cache_class()(config=model.config, max_cache_len=width + max_new_tokens) if self.static_cache
                  else DynamicCache(config=model.config))
         stops = torch.tensor(list(stop_ids), device=device)
         out = torch.full((len(prompts), max_new_tokens), pad_id, dtype=torch.long, device=device)
@@ -142,6 +143,26 @@ class Decoder:
                                            position_ids=position, past_key_values=cache, use_cache=True)
                 position = position + 1
         return out[:, :n].tolist()
+
+
+@functools.cache
+def _static_cache_class():
+    """transformers' StaticCache, with each update cast to the dtype its layer was allocated in.
+    Under bf16 autocast a layer's keys come as fp32 (RoPE's fp32 cos/sin promote them) and its
+    values as bf16, and a compiled decode step can give bf16 keys; StaticCache allocates both
+    tensors in the first keys' dtype and `index_copy_` refuses to mix, where the dynamic cache
+    keeps each as it comes (`torch.cat` promotes). Casting up to the allocated fp32 is exact, so
+    the values attended to are the dynamic cache's. One class for the process, so a compiled
+    step's guards on it hold across batches."""
+    from transformers import StaticCache
+
+    class Cache(StaticCache):
+        def update(self, key_states, value_states, layer_idx, *args, **kwargs):
+            layer = self.layers[layer_idx]
+            dtype = layer.keys.dtype if layer.is_initialized else key_states.dtype
+            return super().update(key_states.to(dtype), value_states.to(dtype), layer_idx, *args, **kwargs)
+
+    return Cache
 
 
 def sample_next(logits, *, temperature: float, top_k: int | None = None, top_p: float = 1.0, generator=None):
