@@ -45,7 +45,7 @@ PARTS = [
       "--warmup", "4", "--windows", "3", "--window-seconds", "3", "--set", "training.max_batch_tokens=4096",
       "--profile-steps", "3"],
      ["--model", "tiny", "--samples", "records,anchor", "--rows", "tunix-nb,hf-trainer",  # TRL: GPU only (minutes here)
-      "--warmup", "2", "--windows", "2", "--window-seconds", "1.5",
+      "--warmup", "2", "--windows", "1", "--window-seconds", "1.5",
       "--set", "model.attn_implementation=flex_attention", "--set", "training.packing=true",
       "--set", "training.max_batch_tokens=1024", "--set", "training.loss_chunk_size=256", "--profile-steps", "2"],
      230),

@@ -91,7 +91,7 @@ SAME_WORKER = {"test_bad_inputs": "checkout", "test_notebooks": "checkout", "tes
 # The slowest groups start first, so the workers finish together: xdist hands out groups in this
 # order (with --no-loadscope-reorder, as `make test` runs it; by default it orders by test count).
 SLOWEST_FIRST = ("test_tunix_sft", "checkout", "test_tunix_grpo_learning", "test_torch_grpo", "test_packaged",
-                 "test_compare", "test_resume", "test_torch_sft")
+                 "test_compare", "test_resume", "test_torch_sft", "test_bench", "test_torch_distributed")
 
 
 # A test is slow when it needs a model or a real run: one of these fixtures, directly or through

@@ -42,7 +42,7 @@ def test_gpu_suite_dry_run_measures_every_part_on_both_sample_sets(gpu_suite_dry
     assert [(r["row"], r["samples"]) for r in train["rows"]] == [
         ("tunix-nb", "records"), ("tunix-nb", "anchor"), ("hf-trainer", "records"), ("hf-trainer", "anchor")]
     for r in train["rows"]:  # windows of a fixed duration after the warm-up steps
-        assert r["status"] == "ok" and 1 <= len(r["window_tokens_per_s"]) <= 2 and r["steps_measured"] >= 2
+        assert r["status"] == "ok" and len(r["window_tokens_per_s"]) == 1 and r["steps_measured"] >= 2
         assert r["tokens_per_s"] > r["samples_per_s"] > 0 and r["mfu"] > 0 and r["peak_memory_gb"] is None
     ours = next(r for r in train["rows"] if r["row"] == "tunix-nb")
     # flex attention asked for; a CPU trains with the dense kernel of the same numerics
