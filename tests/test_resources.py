@@ -136,5 +136,15 @@ def test_the_installed_wheel_runs_a_preset_by_name_from_an_empty_directory(insta
     assert manifest["status"] == "complete" and manifest["packages"]["tunix_nb"] == __version__
     assert (run_dir / "eval_summary.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["submission_runs"]
+    # The notebooks' last step zips the run with the code and data: from the wheel, into ./dist.
+    zipped = subprocess.run([str(installed / "python"), "-c", "import sys; from tunix_nb.notebook import package; "
+                             "print(package(sys.argv[1]))", str(run_dir)], cwd=tmp_path, capture_output=True, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert zipped.returncode == 0, zipped.stderr[-2000:]
+    members = zipfile.ZipFile(tmp_path / "dist" / "submission-wheel.zip").namelist()
+    assert {"tunix_nb/pipeline.py", "tunix_nb/backends/torch/sft.py", "training/configs/smoke_tiny.yaml",
+            "training/data/eval_v2.jsonl", "notebooks/kaggle_submission.ipynb", "tools/package_submission.py",
+            "submission_runs/wheel/run_manifest.json"} <= set(members)
+    assert not [m for m in members if "_resources" in m]
     written = _in_empty_dir(installed, tmp_path, "notebook", "kaggle", "--write", "nb")
     assert written.returncode == 0 and (tmp_path / "nb" / "kaggle_submission.ipynb").is_file(), written.stderr
