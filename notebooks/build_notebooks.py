@@ -11,6 +11,7 @@ one `tunix_nb.notebook` call per cell. Committed without outputs, with a kernels
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 
@@ -18,19 +19,22 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # this checkout's tunix_nb (the cell embeds its bootstrap)
+from tunix_nb import bootstrap  # noqa: E402
 
+# tunix_nb is not importable yet when this cell starts: it carries install_source's own source.
 BOOTSTRAP = '''\
 import os, subprocess, sys, warnings
-REPO = os.path.abspath(REPO)
-sys.path.insert(0, REPO)
-os.chdir(REPO)  # presets and data paths are relative to the checkout
+''' + inspect.getsource(bootstrap.install_source) + '''
+source = install_source(REPO, INSTALL_FROM)
+if source:  # --no-deps: the image's torch/jax/libtpu are never touched; what it lacks follows below
+    print(f"installing tunix_nb from the {source[0]}: {source[1]}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", source[1]], check=True)
 if os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
     # Kaggle's image already has jax/libtpu/flax/torch: install only what it lacks, never those,
     # and google-tunix at the version we test (--no-deps).
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
-                    os.path.join(REPO, "requirements-kaggle.txt")], check=True)
-    from tunix_nb.bootstrap import ensure_tunix
-    ensure_tunix()
+    from tunix_nb.bootstrap import ensure_kaggle
+    ensure_kaggle()
 # Progress bars are plain text here (no ipywidgets needed), and the deprecations are inside the
 # libraries, not ours: neither is something a reader should have to learn to ignore.
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -93,7 +97,9 @@ JUDGES = "lora_policy, tokenizer, model_config, MAX_PROMPT_LENGTH, CKPT_DIR, MAX
 def parameters(config: str, device: str) -> str:
     return f'''\
 # Parameters: literals only; papermill's -p NAME VALUE overrides them.
-REPO = "."                       # the tunix_nb checkout (on Kaggle: where you cloned or attached it)
+REPO = "."                       # a tunix_nb checkout to install from when no wheel is attached (None: none)
+INSTALL_FROM = None              # or: a tunix_nb .whl, a git URL (git+https://...) or a checkout; None: the first of an
+                                 # installed tunix_nb, a tunix_nb-*.whl under /kaggle/input, REPO
 CONFIG = "{config}"
 RUN_ID = None                    # None: <preset>-<UTC time>; an existing run dir is never overwritten
 # OVERRIDES: config values to change, as "section.key=value" strings, like --set on the CLI

@@ -63,6 +63,24 @@ def test_kaggle_notebook_defines_the_competition_template_names():
     assert (ns["REASONING_START"], ns["SOLUTION_END"]) == (prompts.REASONING_START, prompts.SOLUTION_END)
 
 
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_bootstrap_cell_installs_tunix_nb_without_sys_path_or_chdir(name, tmp_path):
+    """The cell runs before tunix_nb is importable: its own copy of install_source chooses, here on
+    real files (an attached wheel under a fake /kaggle/input), with no tunix_nb in its namespace."""
+    (cell,) = [c.source for c in load(name).cells if c.get("id") == "bootstrap"]
+    assert "sys.path.insert" not in cell and "os.chdir" not in cell
+    assert '"pip", "install", "-q", "--no-deps", source[1]' in cell
+    definition = cell[:cell.index("\nsource = install_source(")]
+    scope: dict = {}
+    exec(definition, scope)  # noqa: S102 (our own generated cell)
+    assert "tunix_nb" not in scope and "bootstrap" not in scope
+    (tmp_path / "ds").mkdir()
+    whl = tmp_path / "ds" / "tunix_nb-0.1.0-py3-none-any.whl"
+    whl.write_bytes(b"")
+    assert scope["install_source"](None, wheels=str(tmp_path), installed=False) == ("wheel", str(whl))
+    assert scope["install_source"](str(ROOT), wheels=str(tmp_path / "none"), installed=False) == ("checkout", str(ROOT))
+
+
 def test_kaggle_requirements_never_touch_the_images_accelerator_stack():
     names = [line.split("=")[0].split(">")[0].split("<")[0].strip().lower()
              for line in (ROOT / "requirements-kaggle.txt").read_text().splitlines()

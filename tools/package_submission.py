@@ -33,6 +33,9 @@ from numbers import Real
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# From an installed wheel this file is tunix_nb/_resources/tools/ (see pyproject.toml): REPO_ROOT is
+# then the packaged copy of the repo's files, the code is the package itself, and zips go to ./dist.
+INSTALLED = REPO_ROOT.name == "_resources" and REPO_ROOT.parent.name == "tunix_nb"
 
 # (folder under the repo root, glob): the code and data that reproduce a run. Missing ones are skipped.
 SOURCES = (
@@ -217,10 +220,11 @@ def collect_members(run_dir: Path, *, include_checkpoint: bool = False, root: Pa
     """(name in the zip, file on disk) for every member but SHA256SUMS, sorted by name."""
     members: dict[str, Path] = {}
     for folder, pattern in SOURCES:
-        base = root / folder
+        base = root.parent if folder == "tunix_nb" and root.name == "_resources" else root / folder
         if base.is_dir():
             for p in _visible_files(base, pattern):
-                members[p.relative_to(root).as_posix()] = p
+                if "_resources" not in p.relative_to(base).parts:  # an installed package's data: listed by folder
+                    members[f"{folder}/{p.relative_to(base).as_posix()}".removeprefix("./")] = p
     run_dir = run_dir.resolve()
     prefix = f"submission_runs/{run_dir.name}"
     for p in _visible_files(run_dir, "**/*"):
@@ -337,7 +341,8 @@ def size_warning(size_bytes: int) -> str | None:
     return None
 
 
-def default_out(run_dir: Path, root: Path = REPO_ROOT) -> Path:
+def default_out(run_dir: Path, root: Path | None = None) -> Path:
+    root = root or (Path.cwd() if INSTALLED else REPO_ROOT)
     return root / "dist" / f"submission-{run_dir.resolve().name}.zip"
 
 

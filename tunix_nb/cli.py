@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="train + evaluate + write evidence; prints the run dir")
-    r.add_argument("--config", help="preset YAML (default: training/configs/smoke_tiny.yaml)")
+    r.add_argument("--config", help="a preset's name (`tunix-nb presets`) or a YAML file (default: smoke_tiny)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set training.max_steps=20 (repeatable)")
     r.add_argument("--run-id", help="name of the run dir (default: <preset>-<UTC time>)")
@@ -92,13 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     c.set_defaults(func=cmd_show_config)
 
-    n = sub.add_parser("notebook", help="execute a notebook headlessly (papermill), keep it in the run dir, zip the run")
-    n.add_argument("notebook", help="e.g. notebooks/kaggle_submission.ipynb")
+    n = sub.add_parser("notebook", help="execute a notebook headlessly (papermill), keep it in the run dir, zip the run; "
+                                        "or, with --write, copy the packaged notebooks out")
+    n.add_argument("notebook", nargs="?", help="e.g. notebooks/kaggle_submission.ipynb, or kaggle | local")
+    n.add_argument("--write", metavar="DIR", help="write the packaged notebook (kaggle, local, or both when none is "
+                                                  "named) into DIR instead of running it; an existing file is kept")
     n.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="notebook parameter, e.g. -p CONFIG training/configs/smoke_tiny.yaml (values read as YAML)")
     n.add_argument("--run-id", help="name of the run dir (default: <preset>-<UTC time>)")
     n.add_argument("--no-package", action="store_true", help="do not zip the run afterwards")
     n.set_defaults(func=cmd_notebook)
+
+    pr = sub.add_parser("presets", help="list the packaged presets (for --config NAME) with what each is for")
+    pr.set_defaults(func=cmd_presets)
 
     st = sub.add_parser("status", help="say whether a run dir is complete, running, interrupted or failed")
     st.add_argument("run_dir", nargs="+")
@@ -229,10 +235,31 @@ def cmd_show_config(args) -> int:
 
 
 def cmd_notebook(args) -> int:
+    from . import resources
+    if args.write:  # before importing .notebook, which imports the whole pipeline
+        for path in resources.write_notebooks(args.notebook, Path(args.write)):
+            print(path)
+        return 0
+    if args.notebook is None:
+        raise UserError("notebook: name a notebook to run (e.g. notebooks/kaggle_submission.ipynb), "
+                        "or --write DIR to copy the packaged ones out")
     from .notebook import execute
 
-    return execute(Path(args.notebook), {k: yaml.safe_load(v) for k, v in args.parameter}, run_id=args.run_id,
+    notebook = Path(args.notebook)
+    if not notebook.exists() and args.notebook in resources.NOTEBOOKS:
+        notebook = resources.notebook(args.notebook)  # `tunix-nb notebook kaggle` runs the packaged one
+    return execute(notebook, {k: yaml.safe_load(v) for k, v in args.parameter}, run_id=args.run_id,
                    zip_run=not args.no_package)
+
+
+def cmd_presets(args) -> int:
+    from . import resources
+
+    names = resources.preset_names()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {resources.preset_summary(resources.preset(name))}")
+    return 0
 
 
 def cmd_status(args) -> int:

@@ -3,7 +3,9 @@
 Unknown keys are rejected with the list of valid ones, types are checked, and options that
 cannot work together are refused here, at load time, with the field and the fix named.
 Relative paths in a config are relative to the project root (the checkout), so the same
-preset works from the CLI, from `make` and from a notebook whose cwd is `notebooks/`.
+preset works from the CLI, from `make` and from a notebook whose cwd is `notebooks/`; from an
+installed wheel they are relative to the cwd, with the packaged files as fallback (resources.py).
+`--config` takes a file or a packaged preset's name (`smoke_tiny`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from typing import Any, Literal
 
 import yaml
 
+from . import resources
 from .errors import UserError
 from .rewards import REWARDS
 from .schema import EVAL_MAPPABLE, TRAIN_FIELDS
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "training" / "configs" / "smoke_tiny.yaml"
+PROJECT_ROOT = resources.ROOT  # the checkout, or the installed package's copy of its files
+DEFAULT_CONFIG = resources.PRESETS / "smoke_tiny.yaml"
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -529,9 +532,8 @@ _OPTIONAL_SECTIONS = ("grpo",)
 
 
 def resolve_path(p: str | Path) -> Path:
-    """A config path: absolute as given, relative to the project root otherwise."""
-    p = Path(p).expanduser()
-    return p if p.is_absolute() else PROJECT_ROOT / p
+    """A config path: absolute as given, relative to the project root otherwise (see resources.resolve)."""
+    return resources.resolve(p)
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
@@ -539,8 +541,10 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     path = Path(path) if path is not None else DEFAULT_CONFIG
     if not path.is_file() and not path.is_absolute() and resolve_path(path).is_file():
         path = resolve_path(path)
+    if not path.is_file() and path.suffix in ("", ".yaml") and len(path.parts) == 1:
+        path = resources.preset(path.name)  # a preset's name; an unknown one names them all
     if not path.is_file():
-        raise UserError(f"{path}: config file not found; presets are in {PROJECT_ROOT / 'training/configs'}")
+        raise UserError(f"{path}: config file not found; presets: {', '.join(resources.preset_names())}")
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
     except _DuplicateKey as e:

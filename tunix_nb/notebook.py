@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from . import pipeline
+from . import pipeline, resources
 from .config import PROJECT_ROOT, Config, load_config
 
 
@@ -151,13 +151,16 @@ def execute(notebook: Path, parameters: dict, *, run_id: str | None = None, zip_
     run_dir = output_root(cfg.output.root) / run_id
     if run_dir.exists():
         raise UserError(f"{run_dir}: run dir already exists; pick a new --run-id (evidence is never overwritten)")
-    params.update(REPO=str(PROJECT_ROOT), RUN_ID=run_id, PACKAGE=False)  # zipped below, with the notebook in it
+    # REPO: the checkout the bootstrap cell would install from (None for an installed wheel: it is installed).
+    params.update(REPO=str(resources.CHECKOUT) if resources.CHECKOUT else None, RUN_ID=run_id,
+                  PACKAGE=False)  # zipped below, with the notebook in it
 
     executed = Path(tempfile.mkdtemp(prefix="tunix_nb-")) / f"{notebook.stem}.executed.ipynb"
     try:
         # The kernel's stdout and stderr, once each: log_output would also copy every stderr write
         # (each progress update) through papermill's logger.
-        pm.execute_notebook(str(notebook), str(executed), parameters=params, cwd=str(PROJECT_ROOT),
+        pm.execute_notebook(str(notebook), str(executed), parameters=params,
+                            cwd=str(resources.CHECKOUT or Path.cwd()),  # the kernel resolves paths as we do
                             kernel_name="python3", progress_bar=False, log_output=False,
                             stdout_file=sys.stdout, stderr_file=sys.stderr,
                             kernel_manager_class=_ipc_kernel_manager())
