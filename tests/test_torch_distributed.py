@@ -76,9 +76,9 @@ def assert_same_weights(a, b):
 def test_two_ranks_train_as_one_process(runs, kind):
     one, two = read_jsonl(runs["one"] / "metrics.jsonl"), read_jsonl(runs[kind] / "metrics.jsonl")
     assert [r["step"] for r in two] == [1, 2, 3]  # one row a step: rank 1 wrote none
-    for a, b in zip(one, two):
-        assert b["loss"] == pytest.approx(a["loss"], abs=1e-5)
-        assert b["grad_norm"] == pytest.approx(a["grad_norm"], abs=1e-5)
+    for a, b in zip(one, two):  # fp32 losses summed in another order (per rank, then over ranks): 1e-5 relative
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
+        assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-5)
         assert (b["tokens"], b["target_tokens"]) == (a["tokens"], a["target_tokens"])
     assert_same_weights(runs["one"] / FINAL, runs[kind] / FINAL)
     manifest = json.loads((runs[kind] / "run_manifest.json").read_text())
