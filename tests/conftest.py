@@ -24,6 +24,11 @@ _JAX_CACHE = Path(tempfile.mkdtemp(prefix="tunix_nb-jax-cache-"))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_JAX_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+# The processes the tests start get XLA's CPU code generated without LLVM's optimisation passes:
+# each runs a tiny model for a few steps and spends its time compiling (a tiny Tunix run with an
+# empty cache: 61 s -> 45 s, the same losses to the printed digits). Tests that set XLA_FLAGS
+# themselves add these. The test process itself keeps XLA's defaults (see pytest_configure).
+XLA_TEST_FLAGS = "--xla_backend_optimization_level=0"
 
 # Under xdist, each worker (and every run it starts) keeps to its own share of the CPUs: XLA, torch
 # and the tokenizers size their thread pools to the CPUs a process may use, and pools spanning every
@@ -38,6 +43,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         os.sched_setaffinity(0, set(_cores[_worker::_workers]))
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """A process that runs tests starts JAX's CPU backend before XLA_TEST_FLAGS join the environment
+    (XLA reads them once, at that start): its in-process GRPO learning runs one program for many
+    steps, and unoptimised code made it slower (measured +38 s in `make test`) where the processes
+    it starts gain."""
+    runs_tests = hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
+    if runs_tests and "--help" not in sys.argv:
+        import jax
+
+        jax.devices("cpu")
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_TEST_FLAGS}".strip()
 SMOKE = ROOT / "training" / "configs" / "smoke_tiny.yaml"
 
 

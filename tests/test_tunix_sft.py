@@ -12,7 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FRESH_NOTEBOOK, JUDGES_CELLS, ROOT, judges_output, run_cli, wait_for
+from conftest import FRESH_NOTEBOOK, JUDGES_CELLS, ROOT, XLA_TEST_FLAGS, judges_output, run_cli, wait_for
+from tunix_nb import checkpoints
 from tunix_nb.backends.tunix import load as tload
 from tunix_nb.backends.tunix import sft as tt
 from tunix_nb.backends.tunix import trainer
@@ -33,7 +34,7 @@ SMALL = ["--set", "training.epochs=null", "--set", f"training.max_steps={STEPS}"
          "--set", "training.save_every=2", "--set", "training.learning_rate=0.01",
          "--set", "eval.limit=4", "--set", "eval.max_new_tokens=16", "--set", "eval.batch_size=4"]
 ONE_MICRO_BATCH = ["--set", "training.micro_batch_size=8", "--set", "training.grad_accum=1"]
-EIGHT_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+EIGHT_DEVICES = {"XLA_FLAGS": f"--xla_force_host_platform_device_count=8 {XLA_TEST_FLAGS}"}
 
 
 def tunix_run(root, run_id, *extra, env=None):
@@ -267,15 +268,21 @@ def test_sigkill_on_an_eight_device_mesh_then_resume_trains_like_one_device(refe
     env = {**os.environ, **EIGHT_DEVICES}
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     metrics = runs / "killed" / "metrics.jsonl"
-    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3, "step 3", timeout=300)
+    # Killed once step 3 is logged and step 2's checkpoint is whole: orbax writes it asynchronously
+    # (besides its initial save of step 1), so "step 3 logged" alone may find only actor/1 on disk.
+    saved_2 = lambda: any(s >= 2 for s, _ in checkpoints.saved(runs / "killed" / "checkpoints", "tunix"))  # noqa: E731
+    wait_for(proc, lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3 and saved_2(),
+             "step 3 and checkpoint 2", timeout=300)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     status = run_cli("status", str(runs / "killed")).stdout
-    saved = re.search(r"latest checkpoint actor/(\d+)", status)
-    assert "interrupted" in status and saved and int(saved[1]) in (2, 4), status  # save_every 2
+    assert "interrupted" in status and re.search(r"latest checkpoint actor/[24]\b", status), status  # save_every 2
+    # The resume starts from the newest checkpoint whose step was logged (a newer one is discarded).
+    logged = len(read_jsonl(metrics))
+    start = max(s for s, _ in checkpoints.saved(runs / "killed" / "checkpoints", "tunix") if s <= logged)
     res = run_cli(*args[3:], env=EIGHT_DEVICES)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert f"resuming killed from sft step {saved[1]}" in res.stdout
+    assert start >= 2 and f"resuming killed from sft step {start}" in res.stdout
     log = (runs / "killed" / "training_log.txt").read_text()
     assert "mesh {'fsdp': 8, 'tp': 1}" in log and "<= 8 rows x grad_accum 1" in log
     assert "<= 4 rows x grad_accum 2" in (reference / "training_log.txt").read_text()
