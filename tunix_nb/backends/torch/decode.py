@@ -168,21 +168,32 @@ def _static_cache_class():
 def sample_next(logits, *, temperature: float, top_k: int | None = None, top_p: float = 1.0, generator=None):
     """One token per row of `logits` (rows x vocab): argmax at temperature 0; otherwise drawn from
     softmax(logits / temperature) restricted to the `top_k` largest logits and then to the smallest
-    set of those whose probability reaches `top_p` (the most likely token always stays)."""
+    set of those whose probability reaches `top_p` (the most likely token always stays).
+
+    The draw is by inverse CDF over the kept tokens only: one uniform number per row from
+    `generator`, located in the running sum of their probabilities. `torch.multinomial` draws an
+    exponential number for every vocabulary entry instead: on the 270M's 262k-token vocabulary
+    that was ~60 ms of a ~350 ms rollout step for 8 rows on a CPU, where this takes ~3 ms."""
     import torch
 
     if temperature == 0:
         return logits.argmax(-1)
     logits = logits.float() / temperature
+    index = None  # the kept tokens' vocabulary ids, largest logit first (None: the whole vocabulary)
     if top_k is not None and top_k < logits.size(-1):
-        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p < 1.0:
-        ordered, index = torch.sort(logits, dim=-1, descending=True)
-        probs = ordered.softmax(-1)
-        outside = probs.cumsum(-1) - probs >= top_p  # the mass before this token already reaches top_p
-        logits = logits.masked_fill(outside.scatter(-1, index, outside), float("-inf"))
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+        logits, index = torch.topk(logits, top_k, dim=-1)
+    elif top_p < 1.0:
+        logits, index = torch.sort(logits, dim=-1, descending=True)
+    probs = logits.softmax(-1)
+    if top_p < 1.0:  # sorted here: the mass before a token already reaching top_p leaves it out
+        probs = probs.masked_fill(probs.cumsum(-1) - probs >= top_p, 0.0)
+    cdf = probs.cumsum(-1)
+    u = torch.rand(cdf.size(0), 1, generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]
+    # The first token whose running sum exceeds u: a token of probability 0 never is one; the
+    # bound keeps a u rounded up to the total on the last kept token.
+    last = (probs > 0).sum(-1, keepdim=True) - 1 if top_p < 1.0 else cdf.size(-1) - 1
+    choice = torch.minimum(torch.searchsorted(cdf, u, right=True), torch.as_tensor(last, device=cdf.device))
+    return (choice if index is None else index.gather(-1, choice))[:, 0]
 
 
 def _output_head(model):

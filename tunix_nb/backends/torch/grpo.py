@@ -58,19 +58,36 @@ def group_advantages(rewards, num_generations: int, loss: str = "grpo") -> np.nd
 def completion_logps(model, prompt_ids, completion_ids, *, pad_id: int, temperature: float = 1.0):
     """Per-token log-probs of each completion token (rows x completion width; 0 at pad positions),
     the logits scaled by the rollout temperature as Tunix scales them. Prompts are left-padded,
-    completions right-padded with pad_id."""
+    completions right-padded with pad_id.
+
+    The output layer runs only at the positions that predict a real completion token: on the 270M
+    it is 262k x 640, most of an update's FLOPs, and a group's completions stop at different
+    lengths (the padding after the shorter ones was ~a quarter of its rows). A model whose output
+    layer is not a plain Linear takes the full forward."""
     import torch
+
+    from .decode import _output_head
 
     tokens = torch.cat([prompt_ids, completion_ids], dim=1)
     mask = tokens != pad_id
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     width = completion_ids.size(1)
-    logits = model(input_ids=tokens, attention_mask=mask.long(), position_ids=positions, use_cache=False,
-                   logits_to_keep=width + 1).logits[:, :-1].float()
+    inputs = dict(input_ids=tokens, attention_mask=mask.long(), position_ids=positions, use_cache=False)
+    keep = completion_ids != pad_id
+    head = _output_head(model)
+    if head is None:
+        logits = model(**inputs, logits_to_keep=width + 1).logits[:, :-1][keep]
+    else:
+        decoder, weight, softcap = head
+        hidden = decoder(**inputs).last_hidden_state[:, -width - 1:-1][keep]  # position t predicts t + 1
+        logits = hidden @ weight.T
+        if softcap is not None:  # Gemma 2's final logit soft-capping, as HF's forward applies it
+            logits = torch.tanh(logits / softcap) * softcap
+    logits = logits.float()
     if temperature not in (0.0, 1.0):
         logits = logits / temperature
-    logps = logits.log_softmax(-1).gather(-1, completion_ids[..., None])[..., 0]
-    return logps.masked_fill(completion_ids == pad_id, 0.0)  # where, not a product: a pad row's NaN stays out
+    kept = logits.log_softmax(-1).gather(-1, completion_ids[keep][:, None])[:, 0]
+    return torch.zeros(completion_ids.shape, dtype=kept.dtype, device=kept.device).masked_scatter(keep, kept)
 
 
 def grpo_loss(logps, advantages, mask, *, epsilon: float, epsilon_high: float, beta: float, loss: str = "grpo",
