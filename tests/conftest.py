@@ -46,17 +46,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config):
-    """A process that runs tests starts JAX's CPU backend before XLA_TEST_FLAGS join the environment
-    (XLA reads them once, at that start): its in-process GRPO learning runs one program for many
-    steps, and unoptimised code made it slower (measured +38 s in `make test`) where the processes
-    it starts gain."""
-    runs_tests = hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
-    if runs_tests and "--help" not in sys.argv:
-        import jax
+    """A process that runs tests starts JAX's CPU backend, which reads XLA_FLAGS once, before
+    XLA_TEST_FLAGS join its environment (so only the processes it starts get them): its in-process
+    GRPO learning runs one program for many steps, where unoptimised code cost `make test` ~38 s.
+    The xdist controller runs no test and leaves the environment its workers inherit as it is."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
+        if "--help" not in sys.argv:
+            import jax
 
-        jax.devices("cpu")
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_TEST_FLAGS}".strip()
-SMOKE = ROOT / "training" / "configs" / "smoke_tiny.yaml"
+            jax.devices("cpu")
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_TEST_FLAGS}".strip()
 
 
 @pytest.fixture(scope="session")
