@@ -131,9 +131,8 @@ def test_loss_and_lora_gradients_equal_the_tunix_stages(tiny_model_dir):
 
 # --- the stage -----------------------------------------------------------------------------------
 
-# Two seeds, not one: a single lucky seed proves little; a third measured the same (below) and
-# cost make test another ~40 s.
-@pytest.mark.parametrize("seed", [1, 2])
+# Seed 2 here, seed 1 on the Tunix stage: two seeds of one objective (see test_tunix_grpo_learning).
+@pytest.mark.parametrize("seed", [2])
 def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     """The Tunix stage's test (test_tunix_grpo_learning), the same settings, on the PyTorch stage."""
     from tunix_nb import data, inputs, models
@@ -160,8 +159,9 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     curve = [r["reward_mean"] for r in read_jsonl(run.dir / "metrics.jsonl")]
     assert len(curve) == steps
     first, last = np.mean(curve[:4]), np.mean(curve[-4:])
-    # Measured (seeds 1-3, 32 rollouts a step): the last 4 steps' mean +0.058 / +0.099 / +0.101
-    # above the first 4's (~0.30); per-step noise ~0.03.
+    # Measured (seeds 1-3, 32 rollouts a step, drawn by torch.multinomial): the last 4 steps' mean
+    # +0.058 / +0.099 / +0.101 above the first 4's (~0.30); per-step noise ~0.03. The inverse-CDF
+    # draw that replaced it passed seeds 1 and 2.
     assert last > first + 0.03, curve
 
 

@@ -72,9 +72,11 @@ def test_loss_and_gradients_equal_the_grpo_formula(tiny_model_dir):
 
 # --- GRPO learns ---------------------------------------------------------------------------------
 
-# Two seeds, not one: a single lucky seed proves little; a third measured the same (below) and
-# cost make test another ~40 s.
-@pytest.mark.parametrize("seed", [1, 2])
+# One seed here and another on the PyTorch stage (test_torch_grpo, the same settings): the two
+# stages optimise one objective (test_loss_and_gradients_equal_the_grpo_formula and its PyTorch
+# twin), so the two runs are two seeds of one claim, where a single lucky seed would prove little.
+# Seeds 1-3 measured on each (below) rose alike; every further seed cost make test ~40 s.
+@pytest.mark.parametrize("seed", [1])
 def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     from tunix_nb import data, inputs, models
     from tunix_nb.backends.tunix import grpo, load
