@@ -129,6 +129,36 @@ def test_loss_and_lora_gradients_equal_the_tunix_stages(tiny_model_dir):
     assert max(float(np.max(np.abs(np.asarray(x)))) for x in jax.tree.leaves(grads)) > 1e-3  # not trivially zero
 
 
+@pytest.mark.parametrize("family", ["gemma3", "gemma2"])
+def test_completion_logps_equal_the_full_forwards(family, tiny_model_dir):
+    """The output layer applied only where a real completion token is predicted gives the log-probs
+    of the model's own full forward at those positions (Gemma 2: with its final soft-capping), 0 at
+    the padding, and the same gradient."""
+    from transformers import AutoModelForCausalLM, Gemma2Config, Gemma2ForCausalLM
+
+    torch.manual_seed(0)
+    if family == "gemma3":
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    else:
+        model = Gemma2ForCausalLM(Gemma2Config(vocab_size=700, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                               num_key_value_heads=1, head_dim=16, intermediate_size=128,
+                                               final_logit_softcapping=3.0, attn_implementation="eager"))
+    prompt, completion = torch.tensor(PROMPT), torch.tensor(COMPLETION)
+    ours = grpo.completion_logps(model, prompt, completion, pad_id=PAD, temperature=0.7)
+    ours.sum().backward()
+    grad = model.model.layers[0].mlp.up_proj.weight.grad.clone()
+    model.zero_grad()
+    tokens = torch.cat([prompt, completion], 1)
+    mask = tokens != PAD
+    logits = model(input_ids=tokens, attention_mask=mask.long(), position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0),
+                   use_cache=False).logits[:, prompt.size(1) - 1:-1] / 0.7
+    full = logits.log_softmax(-1).gather(-1, completion[..., None])[..., 0].masked_fill(completion == PAD, 0.0)
+    full.sum().backward()
+    assert (ours[completion == PAD] == 0).all() and (completion == PAD).any()
+    assert torch.allclose(ours, full, atol=1e-5) and torch.allclose(grad, model.model.layers[0].mlp.up_proj.weight.grad,
+                                                                     atol=1e-5)
+
+
 # --- the stage -----------------------------------------------------------------------------------
 
 # Seed 2 here, seed 1 on the Tunix stage: two seeds of one objective (see test_tunix_grpo_learning).

@@ -79,16 +79,11 @@ class Decoder:
         `weight @ hidden.T`: for a handful of rows that GEMM runs ~2x faster than `linear`'s
         `hidden @ weight.T` (measured on the 270M's 262k x 640 lm_head: 76 ms vs 152 ms for 8 rows),
         and it is most of a decode step's time."""
-        import torch
-
         if self.head is None:
             return (self.model if first else self.step)(**inputs, logits_to_keep=1).logits[:, -1]
         decoder, weight, softcap = self.head
         hidden = decoder(**inputs).last_hidden_state[:, -1]
-        logits = (weight @ hidden.T).T
-        if softcap is not None:  # Gemma 2's final logit soft-capping, as HF's forward applies it
-            logits = torch.tanh(logits / softcap) * softcap
-        return logits
+        return soft_capped((weight @ hidden.T).T, softcap)
 
     def greedy(self, prompts: Sequence[list[int]], *, max_new_tokens: int, stop_ids: Sequence[int],
                pad_id: int) -> list[list[int]]:
@@ -194,6 +189,13 @@ def sample_next(logits, *, temperature: float, top_k: int | None = None, top_p: 
     last = (probs > 0).sum(-1, keepdim=True) - 1 if top_p < 1.0 else cdf.size(-1) - 1
     choice = torch.minimum(torch.searchsorted(cdf, u, right=True), torch.as_tensor(last, device=cdf.device))
     return (choice if index is None else index.gather(-1, choice))[:, 0]
+
+
+def soft_capped(logits, softcap: float | None):
+    """Gemma 2's final logit soft-capping (None: none), as HF's forward applies it."""
+    import torch
+
+    return logits if softcap is None else torch.tanh(logits / softcap) * softcap
 
 
 def _output_head(model):

@@ -66,7 +66,7 @@ def completion_logps(model, prompt_ids, completion_ids, *, pad_id: int, temperat
     layer is not a plain Linear takes the full forward."""
     import torch
 
-    from .decode import _output_head
+    from .decode import _output_head, soft_capped
 
     tokens = torch.cat([prompt_ids, completion_ids], dim=1)
     mask = tokens != pad_id
@@ -80,9 +80,7 @@ def completion_logps(model, prompt_ids, completion_ids, *, pad_id: int, temperat
     else:
         decoder, weight, softcap = head
         hidden = decoder(**inputs).last_hidden_state[:, -width - 1:-1][keep]  # position t predicts t + 1
-        logits = hidden @ weight.T
-        if softcap is not None:  # Gemma 2's final logit soft-capping, as HF's forward applies it
-            logits = torch.tanh(logits / softcap) * softcap
+        logits = soft_capped(hidden @ weight.T, softcap)
     logits = logits.float()
     if temperature not in (0.0, 1.0):
         logits = logits / temperature
