@@ -43,6 +43,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         os.sched_setaffinity(0, set(_cores[_worker::_workers]))
 
 ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "training" / "configs" / "smoke_tiny.yaml"
 
 
 def pytest_configure(config):
