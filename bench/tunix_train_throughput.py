@@ -265,20 +265,15 @@ def random_model(name: str, dtype: str, remat: bool, seed: int = 0):
 
 
 def build(args, dtype: str):
-    """(model, config maker, parameter count): the base model, LoRA'd and placed on the mesh the
-    way `load.build_lora_policy` does it (that function loads its base from a folder)."""
+    """(model, config maker, parameter count): the base model, LoRA'd and placed on the mesh by
+    the backend's own `load.place_policy` (as `load.build_lora_policy` does after loading a folder)."""
     from tunix_nb.backends.tunix import load
     from tunix_nb.config import LoraConfig
 
     t0 = time.perf_counter()
     base, model_config = random_model(args.model, dtype, args.remat)
-    mesh = load.make_mesh(1)
-    with mesh:
-        model = base
-        if args.lora_rank:
-            preset = LoraConfig(rank=args.lora_rank, alpha=args.lora_alpha or args.lora_rank)  # all 7 modules
-            model = load.apply_lora(base, preset, seed=42)
-        load.shard_model(model, mesh)
+    lora = LoraConfig(rank=args.lora_rank, alpha=args.lora_alpha or args.lora_rank) if args.lora_rank else None
+    model, mesh = load.place_policy(base, lora, seed=42)  # LoRA on all 7 modules
     params = count_params(model)
     print(f"{args.model}: {params / 1e6:,.1f} M params ({'LoRA rank %d' % args.lora_rank if args.lora_rank else 'full FT'}"
           f", {dtype}) built in {time.perf_counter() - t0:.1f} s", flush=True)

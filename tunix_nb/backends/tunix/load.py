@@ -219,13 +219,21 @@ def build_lora_policy(cfg: Config, source_path: Path, dtype: str, *, with_base: 
     t = cfg.training
     base, model_config = load_model(source_path, dtype=dtype, tensor_parallel=t.tensor_parallel,
                                     remat=t.gradient_checkpointing)
-    mesh = make_mesh(t.tensor_parallel)
-    with mesh:
-        if with_base:  # placed first, so the policy's backbone is these very arrays (no second copy)
-            shard_model(base, mesh)
-        model = apply_lora(base, t.lora, t.seed) if t.lora is not None else base
-        shard_model(model, mesh)
+    model, mesh = place_policy(base, t.lora, t.seed, t.tensor_parallel, with_base=with_base)
     return (model, model_config, mesh, base) if with_base else (model, model_config, mesh)
+
+
+def place_policy(base, lora: LoraConfig | None, seed: int, tensor_parallel: int = 1, *, with_base: bool = False):
+    """A built base model with LoRA (if any) added and sharded over the mesh: (policy, mesh).
+    `with_base`: the base is placed first, so the policy's backbone is those very arrays (no
+    second copy) and the base can serve as the reference."""
+    mesh = make_mesh(tensor_parallel)
+    with mesh:
+        if with_base:
+            shard_model(base, mesh)
+        model = apply_lora(base, lora, seed) if lora is not None else base
+        shard_model(model, mesh)
+    return model, mesh
 
 
 def load(cfg: Config, source: models.ModelSource, plan) -> Policy:
