@@ -288,7 +288,10 @@ def test_sigkill_on_an_eight_device_mesh_then_resume_trains_like_one_device(refe
     assert "<= 4 rows x grad_accum 2" in (reference / "training_log.txt").read_text()
     rows = read_jsonl(metrics)
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
-    assert losses(runs / "killed") == pytest.approx(losses(reference), abs=1e-4)
+    # Eight devices and two micro-batches add the same terms in other orders: in fp32 the losses agree
+    # to ~1e-5 on most steps, and step 4 differed by 2.1e-5 relative (1.3e-4) on one of our CPUs.
+    # Averaging each micro-batch over its own tokens instead moved five of six by up to 2.4e-2.
+    assert losses(runs / "killed") == pytest.approx(losses(reference), rel=5e-5)
 
 
 def test_options_of_the_other_backend_are_refused_at_load():
