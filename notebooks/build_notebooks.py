@@ -67,7 +67,7 @@ FLOW = [
     ("prepare", "**Device plan and data.** The accelerator, dtype, batching and a memory check are decided before "
                 "anything is written; the training records, the RL prompts and the eval items are validated and "
                 "tokenized with the one prompt template.",
-     "session = nb.prepare(cfg)"),
+     "session = nb.prepare(cfg, CONTINUE_FROM)"),
     ("start", None, "nb.start(session)"),
     ("base", "**Base model.** The untrained model is scored first on the eval items, so every later stage is "
              "compared with where it started (when `eval.compare_base` is set).",
@@ -102,6 +102,8 @@ INSTALL_FROM = None              # or: a tunix_nb .whl, a git URL (git+https://.
                                  # installed tunix_nb, a tunix_nb-*.whl under /kaggle/input, REPO
 CONFIG = "{config}"
 RUN_ID = None                    # None: <preset>-<UTC time>; an existing run dir is never overwritten
+CONTINUE_FROM = None             # an earlier session's run dir (read-only is fine, e.g. its output attached under
+                                 # /kaggle/input/...): this run starts from its newest checkpoint; None: from the model
 # OVERRIDES: config values to change, as "section.key=value" strings, like --set on the CLI
 OVERRIDES = []
 DEVICE = "{device}"                 # auto | cpu | cuda | tpu; an accelerator asked for and absent is an error
@@ -128,7 +130,11 @@ def build(kind: str):
                  "`training/configs/submission_tpu_gemma3_1b.yaml` (or `submission_tpu_gemma2_2b.yaml`) and "
                  "`DEVICE = \"tpu\"`. The last cells hand the judges `lora_policy`, `tokenizer`, `model_config`, "
                  "`MAX_PROMPT_LENGTH`, `CKPT_DIR` (checkpoints at `CKPT_DIR/actor/<step>/model_params`) and `MAX_STEPS` "
-                 "(the final checkpoint's step, also when a time budget stopped training early).")
+                 "(the final checkpoint's step, also when a time budget stopped training early).\n\n"
+                 "Training longer than one 9-hour session: save this notebook's output, attach it in the next session "
+                 "and set `CONTINUE_FROM` to its run dir (`/kaggle/input/<output>/submission_runs/<run_id>`): the new run "
+                 "starts from that run's newest checkpoint, with its optimizer, schedule and data position, and writes "
+                 "only under `/kaggle/working`.")
         cells = [new_markdown_cell(intro, id="intro"),
                  parameters_cell("training/configs/smoke_tiny.yaml", "auto"),
                  new_code_cell(BOOTSTRAP, id="bootstrap"),

@@ -270,6 +270,36 @@ def wait_for(proc, condition, what, timeout=120):
     pytest.fail(f"timed out waiting for {what}")
 
 
+def listing(folder: Path) -> dict:
+    """Every path under `folder` with its mode and, for files, contents: equal listings, nothing changed."""
+    return {str(p.relative_to(folder)): (p.stat().st_mode, p.read_bytes() if p.is_file() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+def make_read_only(run_dir: Path) -> dict:
+    """`chmod -R a-w` a run dir, as a Kaggle session's output is under /kaggle/input in the next one;
+    returns its listing. (Root may still write there: comparing listings is what shows nothing did.)"""
+    subprocess.run(["chmod", "-R", "a-w", str(run_dir)], check=True)
+    return listing(run_dir)
+
+
+def tunix_params(run_dir: Path, step: int, root: str = "checkpoints") -> dict:
+    """The params a Tunix run saved at `step` (orbax, what the judges restore), as numpy by path."""
+    import numpy as np
+    import orbax.checkpoint as ocp
+    from jax import tree_util
+
+    tree = ocp.StandardCheckpointer().restore(str(run_dir / root / "actor" / str(step) / "model_params"))
+    return {tree_util.keystr(k): np.asarray(v) for k, v in tree_util.tree_leaves_with_path(tree)}
+
+
+def max_difference(a: dict, b: dict) -> float:
+    import numpy as np
+
+    assert a.keys() == b.keys()
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+
+
 # --- one GRPO group by hand (test_tunix_grpo_learning, test_torch_grpo) ---------------------------
 
 def hand_logps(model, tokens, mask, n_completion, temperature):

@@ -65,6 +65,9 @@ def ws(tmp_path_factory, tiny_model_dir, smoke_run):
     (runs / "running" / "run_manifest.json").write_text(json.dumps({**m, "run_id": "running", "status": "running"}))
     shutil.copytree(runs / "done", runs / "nopred")
     (runs / "nopred" / "predictions.jsonl").unlink()
+    shutil.copytree(runs / "done", runs / "nockpt")  # killed before its first checkpoint was whole
+    shutil.rmtree(runs / "nockpt" / "checkpoints")
+    shutil.copytree(tiny_model_dir, w / "other_model")
     (runs / "broken").mkdir()
     (runs / "broken" / "run_manifest.json").write_text("{not json")
     llama = Path(shutil.copytree(tiny_model_dir, w / "llama"))  # weights fine, architecture Tunix cannot load
@@ -166,6 +169,15 @@ CASES = [
     ("complete run dir", [*RUN, "--run-id", "done", "--set", "output.root={w}/runs"], "done: run dir already exists and is complete"),
     ("different config resume", [*RUN, "--run-id", "running", "--set", "output.root={w}/runs",
                                  "--set", "training.seed=9"], "started with a different config"),
+    ("continue from a non-run", [*RUN, "--continue-from", "{w}/saved"], "--continue-from " + "{w}/saved: not a run dir"),
+    ("continue without a checkpoint", [*RUN, "--continue-from", "{w}/runs/nockpt"],
+     "nockpt: no whole checkpoint to continue from"),
+    ("continue another model", [*RUN, "--set", "model.source={w}/other_model", "--continue-from", "{w}/runs/done"],
+     "done: model.source was 'builtin:tiny-gemma3' there and is '{w}/other_model' here"),
+    ("continue another recipe", [*RUN, "--set", "training.learning_rate=0.1", "--continue-from", "{w}/runs/done"],
+     "training.learning_rate was 0.003 there and is 0.1 here; a continued run keeps its recipe"),
+    ("continue on other data", [*RUN, "--set", "data.train_file={w}/train_ok.jsonl", "--continue-from", "{w}/runs/done"],
+     "done: the train data differs from the data that run trained on"),
     ("unreadable manifest", [*RUN, "--run-id", "broken", "--set", "output.root={w}/runs"], "broken/run_manifest.json: cannot read the manifest"),
     ("root not writable", [*RUN, "--set", "output.root={w}/a_file"], "a_file: cannot create the run dir"),
     ("status of a non-run", ["status", "{w}/runs/broken"], "cannot read the manifest"),
@@ -222,7 +234,7 @@ def test_cli_bad_input(name, argv, fragment, ws, capsys, monkeypatch):
     roots = [ws, ROOT / "submission_runs", ROOT / "dist", ROOT / "training"]
     before = listing(*roots)
     code = cli.main([a.replace("{w}", str(ws)) for a in argv])
-    check(code, capsys.readouterr().err, fragment, before, roots)
+    check(code, capsys.readouterr().err, fragment.replace("{w}", str(ws)), before, roots)
 
 
 def _tool():

@@ -1,6 +1,7 @@
 """Nothing lost: a real training subprocess is SIGKILLed in the middle of writing a checkpoint, and
-the same command resumes it to the same result as an uninterrupted run; SIGTERM and a full disk
-end it with the reason in the manifest."""
+the same command resumes it to the same result as an uninterrupted run; so does a new run that
+continues the killed one's run dir, made read-only, as the next Kaggle session would (and writes
+nothing there); SIGTERM and a full disk end it with the reason in the manifest."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import ROOT, SMOKE, run_cli, wait_for
+from conftest import ROOT, SMOKE, listing, make_read_only, run_cli, wait_for
 from tunix_nb.evidence import read_jsonl
 
 STEPS, SAVE_EVERY = 8, 2
@@ -62,7 +63,7 @@ def assert_same_as_reference(run_dir, reference):
     for k in want:
         torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-6)
     manifest = json.loads((run_dir / "run_manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["resumes"] == 1
+    assert manifest["status"] == "complete"
     return manifest
 
 
@@ -97,7 +98,27 @@ def test_sigkill_while_a_checkpoint_is_written_then_resume(tmp_path, reference):
     assert "ignoring incomplete checkpoint" in (run_dir / "training_log.txt").read_text()
     assert not list(ckpts.glob(".tmp-step-*"))
     manifest = assert_same_as_reference(run_dir, reference)
-    assert manifest["resumed_from"] == {"sft": resumed_step}
+    assert manifest["resumes"] == 1 and manifest["resumed_from"] == {"sft": resumed_step}
+
+
+def test_a_new_session_continues_a_killed_read_only_run_dir_to_the_same_result(tmp_path, reference):
+    """The competition's multi-session mode: the first session is SIGKILLed, its run dir comes back
+    read-only; a new run dir continues it from its newest whole checkpoint (optimizer, schedule, RNG,
+    data position), its metrics carry on the step numbering, and the end is the uninterrupted run's."""
+    proc = signal_at_step(tmp_path, "first", 5, signal.SIGKILL)
+    proc.wait()
+    first = tmp_path / "first"
+    carried = max(int(p.name.split("-")[1]) for p in (first / "checkpoints").glob("step-*")
+                  if (p / "trainer_state.pt").is_file())
+    before = make_read_only(first)
+    res = run_cli(*command(tmp_path, "second"), "--continue-from", str(first))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"continuing first ({first}) from sft step {carried}" in res.stdout
+    assert listing(first) == before  # nothing written under the earlier session's dir
+    manifest = assert_same_as_reference(tmp_path / "second", reference)
+    assert manifest["continues"] == {"run_id": "first", "path": str(first), "stage": "sft", "step": carried,
+                                     "steps": {"sft": carried}}
+    assert "resumes" not in manifest and manifest["resumed_from"] == {"sft": carried}
 
 
 def test_a_complete_run_is_never_resumed_or_overwritten(reference):

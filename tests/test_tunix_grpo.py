@@ -1,18 +1,18 @@
 """The Tunix GRPO stage in whole runs: a real SFT -> GRPO run on the tiny model (the Kaggle
 notebook's, under papermill) leaves both stages' rows, scorecards and checkpoints, with the largest
-CKPT_DIR/actor/<step> GRPO's; a CLI run killed mid-GRPO resumes to the same LoRA params. Real JAX,
-real Tunix, real subprocesses. (The objective and learning itself: test_tunix_grpo_learning.py.)"""
+CKPT_DIR/actor/<step> GRPO's; a CLI run killed mid-GRPO is continued by a new session's run (its dir
+read-only) to the same LoRA params. Real JAX, real Tunix, real subprocesses. (The objective and learning itself: test_tunix_grpo_learning.py.)"""
 
 import json
 import signal
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from conftest import GRPO_FAST as FAST
-from conftest import FRESH_NOTEBOOK, GRPO_SMOKE, GRPO_STEPS, JUDGES_CELLS, ROOT, SFT_STEPS, judges_output, run_cli, wait_for
+from conftest import (FRESH_NOTEBOOK, GRPO_SMOKE, GRPO_STEPS, JUDGES_CELLS, ROOT, SFT_STEPS, judges_output, listing,
+                      make_read_only, max_difference, run_cli, tunix_params, wait_for)
 from tunix_nb.config import load_config
 from tunix_nb.evidence import read_jsonl
 
@@ -33,15 +33,6 @@ def grpo_run(grpo_notebook):
     """The Kaggle notebook's run of the GRPO smoke preset (conftest): the CLI and the notebook run
     the same stages, and the resume test below checks them against each other."""
     return grpo_notebook[1]
-
-
-def lora_params(run_dir, step):
-    import orbax.checkpoint as ocp
-
-    from jax import tree_util
-
-    tree = ocp.StandardCheckpointer().restore(str(run_dir / "checkpoints" / "actor" / str(step) / "model_params"))
-    return {tree_util.keystr(k): np.asarray(v) for k, v in tree_util.tree_leaves_with_path(tree)}
 
 
 def test_sft_then_grpo_rows_each_step_once(grpo_run):
@@ -112,7 +103,9 @@ def test_eval_of_the_finished_tunix_run_equals_its_final_predictions(grpo_run, t
     assert evaluates == {"model": str(grpo_run.resolve()), "stage": "grpo", "checkpoint_step": GRPO_STEPS}
 
 
-def test_sigkill_mid_grpo_then_resume(runs, grpo_run):
+def test_sigkill_mid_grpo_then_a_new_session_continues_it(runs, grpo_run):
+    """Both stages carried into the next session: SFT's final checkpoint and GRPO's newest whole one
+    (the in-place resume of a killed run: test_tunix_sft, test_torch_grpo)."""
     args = [sys.executable, "-m", "tunix_nb", *command(runs, "killed")]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = runs / "killed" / "metrics.jsonl"
@@ -120,15 +113,16 @@ def test_sigkill_mid_grpo_then_resume(runs, grpo_run):
     wait_for(proc, lambda: len(grpo_rows()) >= 2, "GRPO step 2", timeout=400)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    res = run_cli(*command(runs, "killed"))
+    before = make_read_only(runs / "killed")
+    res = run_cli(*command(runs, "next"), "--continue-from", str(runs / "killed"))
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "resuming killed from sft step 4, grpo step" in res.stdout
-    rows = read_jsonl(metrics)
+    assert f"continuing killed ({runs / 'killed'}) from sft step {SFT_STEPS}, grpo step" in res.stdout
+    assert listing(runs / "killed") == before
+    rows = read_jsonl(runs / "next" / "metrics.jsonl")
     assert [r["step"] for r in rows if r["stage"] == "sft"] == list(range(1, SFT_STEPS + 1))
     assert [r["step"] for r in rows if r["stage"] == "grpo"] == list(range(1, GRPO_STEPS + 1))  # each step once
     ref = {r["step"]: r for r in read_jsonl(grpo_run / "metrics.jsonl") if r["stage"] == "grpo"}
     for r in rows:
         if r["stage"] == "grpo":  # the same prompts, rollouts and rewards as the uninterrupted run
             assert r["reward_mean"] == pytest.approx(ref[r["step"]]["reward_mean"], abs=1e-6)
-    a, b = lora_params(runs / "killed", GRPO_STEPS), lora_params(grpo_run, GRPO_STEPS)
-    assert a.keys() == b.keys() and max(float(np.max(np.abs(a[k] - b[k]))) for k in a) < 1e-5
+    assert max_difference(tunix_params(runs / "next", GRPO_STEPS), tunix_params(grpo_run, GRPO_STEPS)) < 1e-5

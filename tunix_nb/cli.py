@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set training.max_steps=20 (repeatable)")
     r.add_argument("--run-id", help="name of the run dir (default: <preset>-<UTC time>)")
+    r.add_argument("--continue-from", metavar="RUN_DIR",
+                   help="an earlier session's run dir (may be read-only, e.g. under /kaggle/input): a new run "
+                        "starts from its newest whole checkpoint and continues its step numbering")
     r.set_defaults(func=cmd_run)
 
     e = sub.add_parser("eval", help="evaluate a model source or a finished run's final model on an eval set, "
@@ -142,7 +145,7 @@ def cmd_run(args) -> int:
         if not distributed.is_main():
             pipeline.follow(cfg)
             return 0
-        run = pipeline.run(cfg)
+        run = pipeline.run(cfg, args.continue_from)
     print(run.dir)
     return 0
 

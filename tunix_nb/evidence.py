@@ -464,12 +464,13 @@ def run_status(run_dir: Path) -> str:
     manifest = read_manifest(run_dir)
     status = manifest["status"]
     if status == "running":  # is a process still on it? (it holds the lock while alive)
-        with open(run_dir / ".lock", "a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                status = "interrupted (left running by a process that is gone)"
-            except BlockingIOError:
-                status = "running (a live process holds it)"
+        status = "interrupted (left running by a process that is gone)"
+        if (run_dir / ".lock").exists():
+            with open(run_dir / ".lock") as f:  # read-only: the dir may be an attached copy under /kaggle/input
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    status = "running (a live process holds it)"
     metrics = run_dir / "metrics.jsonl"
     steps = [r["step"] for r in _safe_jsonl(metrics)] if metrics.exists() else []
     root = run_dir / "checkpoints"
@@ -480,7 +481,8 @@ def run_status(run_dir: Path) -> str:
     parts.append(f"last logged step {steps[-1] if steps else '-'}")
     parts.append(f"latest checkpoint {latest[1].relative_to(root).as_posix() if latest else '-'}")
     if status.startswith(("interrupted", "failed")):
-        parts.append(f"resume: tunix-nb run --config {run_dir / 'config.yaml'}")
+        parts.append(f"resume: tunix-nb run --config {run_dir / 'config.yaml'}; or, from another session (this dir "
+                     f"read-only), continue it in a new run dir: add --continue-from {run_dir} --run-id NEW_ID")
     return "; ".join(parts)
 
 

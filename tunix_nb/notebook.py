@@ -25,9 +25,10 @@ def configure(config: str, overrides: list[str] | None = None, run_id: str | Non
     return cfg
 
 
-def prepare(cfg: Config) -> pipeline.Session:
-    """Device plan, HF auth (only when the model needs it), model source, data: prints the plan."""
-    return pipeline.prepare(cfg)
+def prepare(cfg: Config, continue_from: str | None = None) -> pipeline.Session:
+    """Device plan, HF auth (only when the model needs it), model source, data: prints the plan.
+    `continue_from`: an earlier session's run dir to continue (checked here, copied at `start`)."""
+    return pipeline.prepare(cfg, continue_from)
 
 
 def start(session: pipeline.Session) -> Path:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import auth, backends, data, device, evidence, inputs, models, report, scoring, stages
+from . import auth, backends, continuation, data, device, evidence, inputs, models, report, scoring, stages
 from .backends.common import Backend, Policy
 from .backends.torch import distributed
 from .stages import Budget, TrainResult
@@ -38,6 +38,7 @@ class Session:
     eval_records: list
     prompts: list  # GRPO prompts (empty without a GRPO stage)
     datasets: dict[str, dict]  # the manifest's entries (inputs.load_run_data)
+    continues: continuation.Continuation | None = None  # an earlier session's run dir this run starts from
     run: evidence.Run | None = None
     policy: Policy | None = None
     budget: Budget | None = None
@@ -45,8 +46,8 @@ class Session:
     stages: dict[str, tuple[list, dict]] = field(default_factory=dict, repr=False)  # stage -> (rows, summary)
 
 
-def run(cfg: Config) -> evidence.Run:
-    session = prepare(cfg)
+def run(cfg: Config, continue_from: str | Path | None = None) -> evidence.Run:
+    session = prepare(cfg, continue_from)
     start(session)
     base(session)
     sft(session)
@@ -68,7 +69,9 @@ def follow(cfg: Config) -> None:
                             root=checkpoint_root(s, "sft"))
 
 
-def prepare(cfg: Config) -> Session:
+def prepare(cfg: Config, continue_from: str | Path | None = None) -> Session:
+    """Everything checked and loaded before the run dir exists. `continue_from`: an earlier session's
+    run dir (possibly read-only) whose newest whole checkpoint this run starts from."""
     cfg = with_run_id(cfg)
     backend, source, plan = resolve_model(cfg)
     loaded = inputs.load_run_data(cfg)
@@ -88,8 +91,13 @@ def prepare(cfg: Config) -> Session:
     if cfg.training.lora is not None:
         models.check_lora_targets(source.path, cfg.training.lora.target_modules)
     backend.check(cfg, source.path)  # what this backend cannot load or do is refused before the run dir exists
+    continues = None
+    if continue_from is not None:
+        continues = continuation.find(continue_from, cfg, loaded.datasets, stages=trained_stages(cfg),
+                                      at_most=lambda metrics: resume_limits(cfg, metrics))
     return Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=examples,
-                   skipped=skipped, eval_records=eval_records, prompts=prompts, datasets=loaded.datasets)
+                   skipped=skipped, eval_records=eval_records, prompts=prompts, datasets=loaded.datasets,
+                   continues=continues)
 
 
 def with_run_id(cfg: Config) -> Config:
@@ -116,17 +124,22 @@ def resolve_model(cfg: Config) -> tuple[Backend, models.ModelSource, device.Devi
 
 def start(s: Session) -> Path:
     """Create the run dir (manifest status running), or reopen an unfinished one with the same run
-    id and config to resume each stage from its latest whole checkpoint; load the model."""
+    id and config to resume each stage from its latest whole checkpoint; load the model. A run that
+    continues an earlier session's run dir gets that dir's checkpoints and rows first, then resumes
+    from them the same way (the time budget is this session's)."""
     s.run = evidence.Run.open(s.cfg, plan=s.plan.to_dict(), model_source=s.source.to_dict(), datasets=s.datasets)
+    with s.run.failing():
+        if s.continues is not None and not s.run.manifest.get("continues"):
+            s.run.update(continues=continuation.carry_over(s.continues, s.run.dir, trained_stages(s.cfg)))
+            print(f"continuing {s.continues.run_id} ({s.continues.source}) from "
+                  + ", ".join(f"{k} step {v}" for k, v in s.continues.steps.items()))
     distributed.on_main(lambda: str(s.run.dir))  # torchrun: the other ranks wait for it in `follow`
     s.budget = Budget(seconds=s.cfg.training.time_budget_minutes * 60 if s.cfg.training.time_budget_minutes else None)
     print(f"run dir: {s.run.dir}")
     with s.run.failing():
-        if s.run.manifest.get("resumes"):
-            # A checkpoint newer than its stage's last logged row is not resumed from (every row logged).
-            logged = evidence.logged_steps(s.run.dir / "metrics.jsonl")
-            steps = {stage: s.backend.latest_step(checkpoint_root(s, stage), s.run.log,
-                                                  at_most=logged.get(stage, 0) if every_step_logged(s.cfg, stage) else None)
+        if s.run.manifest.get("resumes") or s.run.manifest.get("continues"):
+            limits = resume_limits(s.cfg, s.run.dir / "metrics.jsonl")
+            steps = {stage: s.backend.latest_step(checkpoint_root(s, stage), s.run.log, at_most=limits[stage])
                      for stage in trained_stages(s.cfg)}
             dropped = evidence.truncate_metrics(s.run.dir / "metrics.jsonl", steps)
             s.run.update(resumed_from=steps)
@@ -214,14 +227,16 @@ def trained_stages(cfg: Config) -> list[str]:
     return [stage for stage, on in (("sft", sft_on(cfg)), ("grpo", cfg.grpo is not None)) if on]
 
 
-def every_step_logged(cfg: Config, stage: str) -> bool:
-    return (cfg.grpo.log_every if stage == "grpo" else cfg.training.log_every) == 1
+def resume_limits(cfg: Config, metrics: Path) -> dict[str, int | None]:
+    """Per trained stage, the newest checkpoint step a resume may start from: with every step logged,
+    none newer than the stage's last logged row (else that row would be missing for good); else any."""
+    logged = evidence.logged_steps(metrics)
+    log_every = {"sft": cfg.training.log_every, "grpo": cfg.grpo.log_every if cfg.grpo else None}
+    return {stage: logged.get(stage, 0) if log_every[stage] == 1 else None for stage in trained_stages(cfg)}
 
 
 def checkpoint_root(s: Session, stage: str) -> Path:
-    """The last trained stage writes where the judges look (`checkpoints/`), earlier ones beside it."""
-    root = s.run.dir / "checkpoints"
-    return root if stage == trained_stages(s.cfg)[-1] else root / stage
+    return continuation.stage_root(s.run.dir, trained_stages(s.cfg), stage)
 
 
 def _stage(s: Session, stage: str, result: TrainResult) -> TrainResult:
