@@ -85,6 +85,12 @@ FLOW = [
      "nb.evaluate(session)"),
     ("finish", None, "run_dir = nb.finish(session)"),
     ("package", None, "nb.package(run_dir) if PACKAGE else \"packaging skipped (PACKAGE=False)\""),
+    ("export", "**Export (off unless `EXPORT_FORMAT` is set).** The final model as a folder that loads without "
+               "tunix_nb: `tunix` (Flax/orbax, read by Tunix's own Gemma 3 loader: the form a Kaggle model takes "
+               "for the multi-session prize), `hf` (transformers) or `peft` (the LoRA adapter of a PyTorch run), "
+               "with a model card and checksums; `EXPORT_UPLOAD` (a Kaggle model handle) uploads it when Kaggle "
+               "credentials are present.",
+     "nb.export(run_dir, EXPORT_FORMAT, EXPORT_UPLOAD)"),
     ("evaluate-other", "**Another model, for comparison (off unless `EVAL_MODEL` is set).** Any model source (the "
                        "base model, last week's checkpoint) or a finished run dir, scored on `EVAL_FILE` without "
                        "training, into a run dir of its own, by the same scoring code.",
@@ -94,7 +100,8 @@ FLOW = [
 JUDGES = "lora_policy, tokenizer, model_config, MAX_PROMPT_LENGTH, CKPT_DIR, MAX_STEPS = nb.judge_handles(session)"
 
 
-def parameters(config: str, device: str) -> str:
+def parameters(config: str, device: str, export: str | None) -> str:
+    export_literal = f'"{export}"' if export else "None"
     return f'''\
 # Parameters: literals only; papermill's -p NAME VALUE overrides them.
 REPO = "."                       # a tunix_nb checkout to install from when no wheel is attached (None: none)
@@ -109,12 +116,14 @@ OVERRIDES = []
 DEVICE = "{device}"                 # auto | cpu | cuda | tpu; an accelerator asked for and absent is an error
 HF_SECRET_LABEL = "HF_TOKEN"     # Kaggle secret with the HF token; read only when the model needs it
 PACKAGE = True                   # zip the run (code, data, evidence) at the end
+EXPORT_FORMAT = {export_literal:<17}# tunix | hf | peft: also write the final model as exports/<run_id>-<format>
+EXPORT_UPLOAD = None             # ... and upload it as this Kaggle model (OWNER/MODEL/FRAMEWORK/VARIATION)
 EVAL_MODEL = None                # also score another model, untrained: a model source or a finished run dir
 EVAL_FILE = "training/data/eval_v3.jsonl"  # ... on these eval items (any file, folder or hf:OWNER/NAME)'''
 
 
-def parameters_cell(config: str, device: str):
-    return new_code_cell(parameters(config, device), id="parameters", metadata={"tags": ["parameters"]})
+def parameters_cell(config: str, device: str, export: str | None):
+    return new_code_cell(parameters(config, device, export), id="parameters", metadata={"tags": ["parameters"]})
 
 
 def build(kind: str):
@@ -136,7 +145,7 @@ def build(kind: str):
                  "starts from that run's newest checkpoint, with its optimizer, schedule and data position, and writes "
                  "only under `/kaggle/working`.")
         cells = [new_markdown_cell(intro, id="intro"),
-                 parameters_cell("training/configs/smoke_tiny.yaml", "auto"),
+                 parameters_cell("training/configs/smoke_tiny.yaml", "auto", None),
                  new_code_cell(BOOTSTRAP, id="bootstrap"),
                  new_markdown_cell("The competition template's names (the judges' cells read them).", id="template-md"),
                  new_code_cell(TEMPLATE_CONSTANTS, id="template")]
@@ -146,14 +155,15 @@ def build(kind: str):
                  "(defaults: `submission_local_gpu.yaml`, `DEVICE=cuda`); on a CPU: "
                  "`-p CONFIG training/configs/smoke_tiny.yaml -p DEVICE auto`.")
         cells = [new_markdown_cell(intro, id="intro"),
-                 parameters_cell("training/configs/submission_local_gpu.yaml", "cuda"),
+                 parameters_cell("training/configs/submission_local_gpu.yaml", "cuda", "hf"),
                  new_code_cell(BOOTSTRAP, id="bootstrap")]
     for cid, why, src in FLOW:
         if why:
             cells.append(new_markdown_cell(why, id=f"{cid}-md"))
         cells.append(new_code_cell(src, id=cid))
     if kind == "kaggle":  # the judges append their cells after these and read these names
-        cells[-3:-3] = [new_markdown_cell("For the judges' cells: the trained model and where its checkpoints are.",
+        after_finish = next(i for i, c in enumerate(cells) if c.id == "finish") + 1
+        cells[after_finish:after_finish] = [new_markdown_cell("For the judges' cells: the trained model and where its checkpoints are.",
                                           id="judges-md"),
                         new_code_cell(JUDGES, id="judges")]
     nb = new_notebook(cells=cells, metadata={

@@ -300,6 +300,67 @@ def max_difference(a: dict, b: dict) -> float:
     return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
+# A fresh process that loads a `tunix-nb export --format tunix` folder with Tunix's own Gemma 3 loader,
+# as the card says, and greedy-samples prompts (the job on stdin); it imports nothing of tunix_nb.
+TUNIX_EXPORT_SAMPLER = r'''
+import json, sys
+import jax.numpy as jnp
+from transformers import AutoTokenizer
+from tunix.generate import sampler as sampler_lib
+from tunix.models.gemma3 import model as gemma3, params
+
+export, job = sys.argv[1], json.load(sys.stdin)
+fields = json.load(open(f"{export}/tunix_model_config.json"))
+fields["query_pre_attn_norm"] = gemma3.QueryPreAttentionNormalisation[fields["query_pre_attn_norm"]]
+config = gemma3.ModelConfig(**fields)
+model = params.create_model_from_checkpoint(f"{export}/params", config, dtype=jnp.float32)
+tokenizer = AutoTokenizer.from_pretrained(export)
+sampler = sampler_lib.Sampler(model, tokenizer, sampler_lib.CacheConfig(cache_size=job["width"] + job["n"],
+    num_layers=config.num_layers, num_kv_heads=config.num_kv_heads, head_dim=config.head_dim))
+out = sampler(job["prompts"], max_generation_steps=job["n"], max_prompt_length=job["width"], temperature=0.0,
+              top_k=1, top_p=None, eos_tokens=job["stops"])
+assert not [m for m in sys.modules if m.startswith("tunix_nb")]
+print("TEXTS " + json.dumps([tokenizer.decode(list(t), skip_special_tokens=True) for t in out.tokens]))
+'''
+
+
+def greedy_from_tunix_export(export: Path, questions: list[str], tokenizer, n: int) -> list[str]:
+    """The export's greedy texts for `questions`, sampled in a fresh process by Tunix alone."""
+    from tunix_nb.backends.tunix.sample import prompt_length
+    from tunix_nb.models import stop_token_ids
+    from tunix_nb.prompts import encode_prompt, format_prompt
+
+    job = {"prompts": [format_prompt(q) for q in questions], "n": n, "stops": stop_token_ids(tokenizer),
+           "width": prompt_length(max(len(encode_prompt(tokenizer, q)) for q in questions))}
+    proc = subprocess.run([sys.executable, "-c", TUNIX_EXPORT_SAMPLER, str(export)], input=json.dumps(job),
+                          capture_output=True, text=True, timeout=600, cwd=export)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.split("TEXTS ", 1)[1])
+
+
+def greedy_from_hf(folder: Path, questions: list[str], n: int, adapter: Path | None = None) -> list[str]:
+    """Greedy texts of an HF folder (fp32, CPU) in transformers, peft's adapter on it when given."""
+    import torch
+    import transformers
+
+    from tunix_nb.models import stop_token_ids
+    from tunix_nb.prompts import encode_prompt
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(adapter or folder)
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).eval()
+    texts = []
+    for q in questions:
+        ids = encode_prompt(tokenizer, q)
+        out = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
+                             eos_token_id=stop_token_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
+        texts.append(tokenizer.decode(out[0, len(ids):], skip_special_tokens=True))
+    return texts
+
+
 # --- one GRPO group by hand (test_tunix_grpo_learning, test_torch_grpo) ---------------------------
 
 def hand_logps(model, tokens, mask, n_completion, temperature):

@@ -63,6 +63,8 @@ def ws(tmp_path_factory, tiny_model_dir, smoke_run):
     shutil.copytree(runs / "done", runs / "running")
     m = json.loads((runs / "running" / "run_manifest.json").read_text())
     (runs / "running" / "run_manifest.json").write_text(json.dumps({**m, "run_id": "running", "status": "running"}))
+    shutil.copytree(runs / "done", runs / "failed")
+    (runs / "failed" / "run_manifest.json").write_text(json.dumps({**m, "run_id": "failed", "status": "failed"}))
     shutil.copytree(runs / "done", runs / "nopred")
     (runs / "nopred" / "predictions.jsonl").unlink()
     shutil.copytree(runs / "done", runs / "nockpt")  # killed before its first checkpoint was whole
@@ -186,6 +188,20 @@ CASES = [
     ("eval of a missing model", ["eval", "--model", "{w}/no_model", "--eval", "training/data/eval_v2.jsonl"], "model.source:"),
     ("eval of a bad eval file", ["eval", "--model", "builtin:tiny-gemma3", "--eval", "{w}/eval_missing.jsonl"],
      "eval_missing.jsonl:1: expected_answer: missing"),
+    # exports
+    ("export of an unfinished run", ["export", "{w}/runs/running", "--format", "hf", "--out", "{w}/e1"],
+     "running: the run is running, not complete; export a finished run"),
+    ("export of a failed run", ["export", "{w}/runs/failed", "--format", "tunix", "--out", "{w}/e0"],
+     "failed: the run is failed, not complete; export a finished run"),
+    ("export in an unknown format", ["export", "{w}/runs/done", "--format", "onnx", "--out", "{w}/e2"],
+     "--format onnx: unknown format; use one of tunix, hf, peft"),
+    ("export peft of a full fine-tune", ["export", "{w}/runs/done", "--format", "peft", "--out", "{w}/e3"],
+     "--format peft: the adapter alone comes from a PyTorch LoRA run; done is backend torch without LoRA"),
+    ("export over a folder", ["export", "{w}/runs/done", "--format", "hf", "--out", "{w}/out_exists"],
+     "out_exists: already exists; pick a new folder"),
+    ("export of a non-run", ["export", "{w}/saved", "--format", "hf", "--out", "{w}/e4"], "saved: not a run dir"),
+    ("export upload handle", ["export", "{w}/runs/done", "--format", "tunix", "--out", "{w}/e5", "--upload", "me/x"],
+     "--upload me/x: a Kaggle model handle is OWNER/MODEL/FRAMEWORK/VARIATION"),
     # scoring
     ("score unknown id", ["score", "{w}/pred_unknown.jsonl", "--eval", "{w}/eval_ok.jsonl", "--out", "{w}/o1"], "'zz'"),
     ("score bad line", ["score", "{w}/pred_bad.jsonl", "--eval", "{w}/eval_ok.jsonl", "--out", "{w}/o2"], "pred_bad.jsonl:1"),

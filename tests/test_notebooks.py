@@ -114,6 +114,9 @@ def test_local_gpu_notebook_runs_sft_then_grpo_under_papermill_on_cpu(tmp_path, 
     assert json.loads((run_dir / "run_manifest.json").read_text())["status"] == "complete"
     assert set(json.loads((run_dir / "eval_summary.json").read_text())["stages"]) == {"base", "sft", "grpo"}
     assert (run_dir / "checkpoints" / f"step-{GRPO_STEPS:06d}").is_dir()  # the last stage's: GRPO's
+    export = tmp_path / "exports" / "nb-local-hf"  # EXPORT_FORMAT "hf", the local notebook's default
+    assert {"model.safetensors", "config.json", "README.md", "SHA256SUMS"} <= {p.name for p in export.iterdir()}
+    assert "exported as `hf`" in text  # the model card is shown
 
 
 @pytest.fixture()

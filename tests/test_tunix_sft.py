@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import (FRESH_NOTEBOOK, JUDGES_CELLS, ROOT, XLA_TEST_FLAGS, judges_output, listing, make_read_only,
-                      max_difference, run_cli, tunix_params, wait_for)
+from conftest import (FRESH_NOTEBOOK, JUDGES_CELLS, ROOT, XLA_TEST_FLAGS, greedy_from_hf, greedy_from_tunix_export,
+                      judges_output, listing, make_read_only, max_difference, run_cli, tunix_params, wait_for)
 from tunix_nb import checkpoints
 from tunix_nb.backends.tunix import load as tload
 from tunix_nb.backends.tunix import sft as tt
@@ -317,6 +317,26 @@ def test_a_new_session_continues_a_killed_read_only_run_dir_to_the_same_lora_par
     assert losses(second) == pytest.approx(losses(reference), abs=1e-5)
     assert max_difference(tunix_params(second, STEPS), tunix_params(reference, STEPS)) < 1e-5
     assert json.loads((second / "run_manifest.json").read_text())["continues"]["step"] == carried
+
+
+def test_the_exported_lora_run_loads_in_tunix_alone_and_in_transformers_with_the_runs_predictions(
+        reference, runs, tiny_model_dir, tiny_tokenizer):
+    """The multi-session prize's format: `export --format tunix` is read by Tunix's own Gemma 3 loader
+    in a process without tunix_nb, `--format hf` by transformers; both, sampled greedily, write the
+    run's own final predictions (the LoRA merge and the layout lose nothing)."""
+    from tunix_nb import export
+
+    res = run_cli("export", str(reference), "--format", "tunix", "--out", str(runs / "exp-tunix"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    export.export(reference, "hf", runs / "exp-hf")
+    preds = read_jsonl(reference / "predictions.jsonl")
+    questions, want = [p["prompt"] for p in preds], [p["prediction"] for p in preds]
+    assert greedy_from_tunix_export(runs / "exp-tunix", questions, tiny_tokenizer, n=16) == want
+    assert greedy_from_hf(runs / "exp-hf", questions, n=16) == want
+    assert greedy_from_hf(tiny_model_dir, questions, n=16) != want  # the base model writes otherwise
+    card = (runs / "exp-tunix" / "README.md").read_text()
+    manifest = json.loads((reference / "run_manifest.json").read_text())
+    assert manifest["config_hash"] in card and "| sft | 4 |" in card and "create_model_from_checkpoint" in card
 
 
 def test_options_of_the_other_backend_are_refused_at_load():

@@ -128,10 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
     cm.add_argument("--out", metavar="DIR", help="also write DIR/compare.json and DIR/compare.html (never overwritten)")
     cm.set_defaults(func=cmd_compare)
 
+    ex = sub.add_parser("export", help="a finished run's final model as a folder that loads without tunix_nb "
+                                       "(tunix: Flax/orbax for Tunix's Gemma loader; hf; peft), with a model card")
+    ex.add_argument("run_dir", metavar="RUN_DIR")
+    ex.add_argument("--format", dest="fmt", required=True, metavar="FORMAT", help="tunix | hf | peft")
+    ex.add_argument("--out", required=True, metavar="DIR", help="the folder to write (must not exist)")
+    ex.add_argument("--upload", metavar="HANDLE", help="then upload it as a Kaggle model (OWNER/MODEL/FRAMEWORK/"
+                    "VARIATION) when Kaggle credentials are present; else say what would be uploaded")
+    ex.set_defaults(func=cmd_export)
+
     ls = sub.add_parser("runs", help="list the run dirs under a root: status, date, model, backend, scores")
     ls.add_argument("--root", help="folder holding the run dirs (default: submission_runs of this checkout)")
     ls.set_defaults(func=cmd_runs)
     return p
+
+
+def cmd_export(args) -> int:
+    from . import export
+
+    export.export_and_upload(args.run_dir, args.fmt, args.out, args.upload)
+    return 0
 
 
 def cmd_run(args) -> int:

@@ -31,14 +31,14 @@ def config_for(model: str, eval_source: str, overrides: Sequence[str] = (), *, c
     return load_config(preset, [*ours, *overrides]), trained
 
 
-def finished_run(model: str) -> Path | None:
+def finished_run(model: str, purpose: str = "evaluate") -> Path | None:
     """The run dir `model` names (None when it names a model source); refused unless complete."""
     path = Path(model).expanduser()
     if not (path / "run_manifest.json").is_file():
         return None
     status = evidence.read_manifest(path).get("status")
     if status != "complete":
-        raise UserError(f"{path}: the run is {status}, not complete; evaluate a finished run (resume it first: "
+        raise UserError(f"{path}: the run is {status}, not complete; {purpose} a finished run (resume it first: "
                         "re-run its command with the same --run-id)")
     return path.resolve()
 

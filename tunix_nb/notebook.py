@@ -98,6 +98,18 @@ def package(run_dir: Path) -> Path:
     return out
 
 
+def export(run_dir: Path, fmt: str | None, upload: str | None = None):
+    """`tunix-nb export` of the finished run into exports/<run_id>-<format> beside the runs' root (on
+    Kaggle under /kaggle/working, kept as the notebook's output); shows the model card. Off when fmt is None."""
+    if fmt is None:
+        return "no export (EXPORT_FORMAT = None)"
+    from . import export as exporter
+
+    run_dir = Path(run_dir)
+    out = exporter.export_and_upload(run_dir, fmt, run_dir.parent.parent / "exports" / f"{run_dir.name}-{fmt}", upload)
+    return _markdown((out / "README.md").read_text(encoding="utf-8"))
+
+
 def _ipc_kernel_manager():
     """The kernel papermill starts talks to us over local IPC sockets (files in Jupyter's runtime
     dir), not TCP: nothing listens on a port, and the kernel has no reason to warn that TCP traffic
@@ -116,6 +128,14 @@ def _load_tool():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _markdown(text: str):
+    try:
+        from IPython.display import Markdown
+    except ImportError:  # outside Jupyter: the text is the result
+        return text
+    return Markdown(text)
 
 
 def _image(path: Path):

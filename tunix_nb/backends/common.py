@@ -74,3 +74,7 @@ class Backend(Protocol):
 
     def predict(self, policy: Policy, tokenizer, records: Sequence, *, cfg, plan, desc: str = "eval") -> list[dict]:
         """Greedy completions of the eval records: [{"id", "prediction"}]."""
+
+    def export_hf(self, policy: Policy, cfg, source_path: Path, out: Path) -> None:
+        """The policy as an HF `save_pretrained` folder in `out` (LoRA merged into the weights, the base
+        model's tokenizer files beside them): what `tunix-nb export --format hf` writes."""

@@ -6,12 +6,13 @@ from pathlib import Path
 from ... import checkpoints as layout
 from .decode import predict_for as predict
 from .grpo import train as train_grpo
+from .export import export_hf
 from .load import check
 from .load import load as load_policy
 from .checkpoint import latest_step, restore
 from .sft import train as train_sft
 
-__all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict"]
+__all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict", "export_hf"]
 
 
 def checkpoints(root: Path) -> list[tuple[int, Path]]:

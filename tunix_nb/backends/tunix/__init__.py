@@ -5,13 +5,14 @@ from pathlib import Path
 
 from ... import checkpoints as layout
 from .grpo import train as train_grpo
+from .export import export_hf
 from .load import check
 from .load import load as load_policy
 from .sample import predict_for as predict
 from .trainer import latest_step, restore
 from .sft import train as train_sft
 
-__all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict"]
+__all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict", "export_hf"]
 
 
 def checkpoints(root: Path) -> list[tuple[int, Path]]:
