@@ -195,10 +195,12 @@ def test_grpo_raises_a_reachable_reward(tmp_path, tiny_model_dir, seed):
     assert last > first + 0.03, curve
 
 
-# GRPO straight from the base model (no SFT), 6 steps of 8 rollouts, checkpoints every 2 steps.
+# GRPO straight from the base model (no SFT), 6 steps of 8 rollouts, checkpoints every 2 steps, the
+# 48 prompts met in the order of a pass-rate curriculum (measured once, before the first step).
 TORCH_GRPO = ["--set", "training.backend=torch", "--set", "training.max_steps=0", "--set", "eval.compare_base=false",
               "--set", "grpo.max_steps=6", "--set", "grpo.save_every=2", "--set", "grpo.max_new_tokens=24",
-              "--set", "grpo.overlong_soft_tokens=8", "--set", "eval.limit=6", "--set", "eval.max_new_tokens=24"]
+              "--set", "grpo.overlong_soft_tokens=8", "--set", "eval.limit=6", "--set", "eval.max_new_tokens=24",
+              "--set", "grpo.prompt_limit=48", "--set", "grpo.curriculum=pass_rate"]
 
 
 def test_sigkill_mid_grpo_then_resume(tmp_path, tiny_model_dir):
@@ -216,9 +218,13 @@ def test_sigkill_mid_grpo_then_resume(tmp_path, tiny_model_dir):
     wait_for(proc, lambda: rows() >= 3, "GRPO step 3", timeout=300)  # step 3 logged, its checkpoint not due
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    plan = (tmp_path / "killed" / "grpo_curriculum.jsonl").read_text()
     res = run_cli(*args, "--run-id", "killed")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "resuming killed from grpo step 2" in res.stdout
+    # The curriculum's order survives the kill: read back, not measured again.
+    assert "curriculum" not in res.stderr and (tmp_path / "killed" / "grpo_curriculum.jsonl").read_text() == plan
+    assert plan == (tmp_path / "whole" / "grpo_curriculum.jsonl").read_text()
     got, want = (read_jsonl(tmp_path / r / "metrics.jsonl") for r in ("killed", "whole"))
     assert [r["step"] for r in got] == list(range(1, 7))  # each step once
     for a, b in zip(got, want):  # the same prompts, rollouts and rewards as the uninterrupted run

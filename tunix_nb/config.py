@@ -358,6 +358,12 @@ class GrpoConfig:
     prompt_file: str | None = None
     # Use only the first N prompts (null: all).
     prompt_limit: int | None = None
+    # The order prompts are met in (IDEA-E, 3rd in the Tunix Hack: curriculum-guided GRPO): none (a
+    # seeded shuffle per epoch), difficulty (each epoch easy -> medium -> hard by the rows' difficulty),
+    # pass_rate (each epoch from the prompts the SFT model already solves, greedy, to those it does not;
+    # measured once before GRPO, kept in grpo_curriculum.jsonl, so a resumed run keeps the order).
+    # Within a level the seeded shuffle stays.
+    curriculum: Literal["none", "difficulty", "pass_rate"] = "none"
     # Weights by reward name (tunix_nb.rewards.REWARDS); a name not given keeps its default weight,
     # 0 switches a reward off. The total reward is the weighted sum. `trace` (scoring's trace check
     # of the reasoning's arithmetic) is off unless given a weight, e.g. --set grpo.rewards.trace=1.0.

@@ -5,7 +5,8 @@ back in the next session read-only, under /kaggle/input.
 `find` checks, before anything is written, that DIR can be continued by this session's config: a
 run dir of the same recipe (the config equal but for what may change between sessions, the same
 training data by content) holding a whole checkpoint. `carry_over` copies into the new run dir what
-a resume reads: each trained stage's newest whole checkpoint and the metrics rows up to it. From
+a resume reads: each trained stage's newest whole checkpoint, the metrics rows up to it and the GRPO
+curriculum's plan. From
 there the new run resumes exactly as a killed run resumes in its own dir (optimizer, schedule
 position, data order and RNG come with the checkpoint). Nothing is ever written under DIR.
 """
@@ -18,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoints, evidence
+from . import checkpoints, curriculum, evidence
 from .config import Config
 from .errors import UserError
 
@@ -100,6 +101,8 @@ def carry_over(c: Continuation, run_dir: Path, stages: list[str]) -> dict:
     rows = [r for r in evidence.read_jsonl(c.source / "metrics.jsonl")
             if r.get("step", 0) <= c.steps.get(evidence.metrics_stage(r), 0)] if (c.source / "metrics.jsonl").exists() else []
     evidence.write_jsonl_atomic(run_dir / "metrics.jsonl", rows)
+    if (c.source / curriculum.FILE).is_file():  # the GRPO prompt order planned there (measured once)
+        shutil.copyfile(c.source / curriculum.FILE, run_dir / curriculum.FILE)
     return c.record()
 
 

@@ -314,11 +314,15 @@ def plan_steps(lengths: Sequence[int], *, seed: int, grad_accum: int, max_batch_
 @dataclass(frozen=True)
 class GrpoPrompt:
     """One RL prompt: the chat-formatted prompt text (no <bos>: samplers add it) and the columns the
-    rewards read (`answer`: the expected answer, compared by scoring's rule)."""
+    rewards read (`answer`: the expected answer, compared by scoring's rule). `level`: its place in
+    the curriculum (grpo.curriculum; lower levels first in each epoch, all 0 without one)."""
     id: str
     prompt: str
     answer: str
     prompt_tokens: int
+    question: str = ""
+    difficulty: str = DEFAULTS["difficulty"]
+    level: int = 0
 
 
 def grpo_prompts(records: Iterable[TrainRecord], tokenizer, max_prompt_len: int) -> tuple[list[GrpoPrompt], int]:
@@ -330,14 +334,17 @@ def grpo_prompts(records: Iterable[TrainRecord], tokenizer, max_prompt_len: int)
         if n > max_prompt_len:
             skipped += 1
             continue
-        kept.append(GrpoPrompt(id=r.id, prompt=format_prompt(r.question), answer=r.answer, prompt_tokens=n))
+        kept.append(GrpoPrompt(id=r.id, prompt=format_prompt(r.question), answer=r.answer, prompt_tokens=n,
+                               question=r.question, difficulty=r.difficulty))
     return kept, skipped
 
 
-def plan_prompt_steps(n: int, *, prompts_per_step: int, steps: int, seed: int) -> list[list[int]]:
+def plan_prompt_steps(n: int, *, prompts_per_step: int, steps: int, seed: int,
+                      levels: Sequence[int] | None = None) -> list[list[int]]:
     """Which prompts each GRPO step uses: a seeded shuffle per epoch, `prompts_per_step` a step,
-    decided up front (a resumed run continues with the same prompts). An epoch's tail that
-    cannot fill a step goes on into the next epoch, so no prompt is dropped."""
+    decided up front (a resumed run continues with the same prompts). With `levels` (each prompt's
+    curriculum level) each epoch goes from the lowest level up, shuffled within a level. An epoch's
+    tail that cannot fill a step goes on into the next epoch, so no prompt is dropped."""
     if n < 1:
         raise UserError("grpo.prompt_file: no prompts left (all longer than grpo.max_prompt_len?)")
     stream: list[int] = []
@@ -345,6 +352,8 @@ def plan_prompt_steps(n: int, *, prompts_per_step: int, steps: int, seed: int) -
     while len(stream) < steps * prompts_per_step:
         order = list(range(n))
         random.Random(f"{seed}:grpo:{epoch}").shuffle(order)
+        if levels is not None:
+            order.sort(key=lambda i: levels[i])  # stable: the shuffle stays within a level
         stream += order
         epoch += 1
     return [stream[i * prompts_per_step:(i + 1) * prompts_per_step] for i in range(steps)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import auth, backends, continuation, data, device, evidence, inputs, models, report, scoring, stages
+from . import auth, backends, continuation, curriculum, data, device, evidence, inputs, models, report, scoring, stages
 from .backends.common import Backend, Policy
 from .backends.torch import distributed
 from .stages import Budget, TrainResult
@@ -178,8 +178,10 @@ def grpo(s: Session) -> Path | None:
     if s.cfg.grpo is None:
         return None
     with s.run.failing():
+        prompts = curriculum.plan(s.cfg.grpo.curriculum, s.prompts, s.run, lambda records: s.backend.predict(
+            s.policy, s.tokenizer, records, cfg=s.cfg, plan=s.plan, desc="curriculum"))
         stage = stages.grpo_stage(s.run, s.cfg, s.budget.stage())
-        result = _stage(s, "grpo", s.backend.train_grpo(s.cfg, s.policy, s.tokenizer, s.prompts, stage, plan=s.plan,
+        result = _stage(s, "grpo", s.backend.train_grpo(s.cfg, s.policy, s.tokenizer, prompts, stage, plan=s.plan,
                                                         root=checkpoint_root(s, "grpo")))
         return report.plot_rewards(result.rows, s.run.dir / "reward_curve.png")
 

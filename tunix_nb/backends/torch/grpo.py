@@ -142,7 +142,8 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     seed = t.seed if g.seed is None else g.seed
     model, device = policy.model, plan.device
     seed_everything(seed)
-    schedule = plan_prompt_steps(len(prompts), prompts_per_step=g.prompts_per_step, steps=g.max_steps, seed=seed)
+    schedule = plan_prompt_steps(len(prompts), prompts_per_step=g.prompts_per_step, steps=g.max_steps, seed=seed,
+                                 levels=[p.level for p in prompts])
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=g.learning_rate, betas=(g.adam_b1, g.adam_b2),
                                   weight_decay=g.weight_decay)

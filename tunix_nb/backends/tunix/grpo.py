@@ -137,7 +137,8 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
     reward; the rows still log each configured reward on its own)."""
     g = cfg.grpo
     seed = cfg.training.seed if g.seed is None else g.seed
-    schedule = plan_prompt_steps(len(prompts), prompts_per_step=g.prompts_per_step, steps=g.max_steps, seed=seed)
+    schedule = plan_prompt_steps(len(prompts), prompts_per_step=g.prompts_per_step, steps=g.max_steps, seed=seed,
+                                 levels=[p.level for p in prompts])
     resumed = latest_step(root, stage.log)
     budget = stage.budget
     rl_cluster, rollout_config = cluster(cfg, policy, tokenizer, root=root, seed=seed, dtype=plan.dtype)
