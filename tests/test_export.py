@@ -78,3 +78,23 @@ def test_upload_with_credentials_hands_the_folder_to_kagglehub(exports, monkeypa
     said = export.upload(exports / "tunix", "me/gemma3-reasoning/jax/v1", "tunix")
     assert said.startswith("uploaded") and calls[0][0] == ("me/gemma3-reasoning/jax/v1", str(exports / "tunix"))
     assert calls[0][1]["license_name"] == "Gemma"
+
+
+@pytest.mark.parametrize("overrides, fmt, refusal", [
+    (["training.lora=null"], "hf", "--format hf: Tunix's merge writes LoRA runs"),
+    ([], "tunix", "Tunix's LoRA merge reads the base model's single model.safetensors")])
+def test_what_the_tunix_converters_do_not_cover_is_refused_before_any_work(overrides, fmt, refusal, tiny_model_dir,
+                                                                          tmp_path):
+    import shutil
+
+    from tunix_nb.backends.tunix import export as tunix_export
+    from tunix_nb.config import load_config
+    from tunix_nb.errors import UserError
+
+    cfg = load_config(SMOKE.with_name("smoke_tiny_tunix.yaml"), overrides)
+    source = tiny_model_dir
+    if fmt == "tunix":  # a base model whose weights are not one model.safetensors
+        source = shutil.copytree(tiny_model_dir, tmp_path / "sharded")
+        (source / "model.safetensors").rename(source / "model-00001-of-00001.safetensors")
+    with pytest.raises(UserError, match=refusal):
+        tunix_export.check(cfg, source, fmt)

@@ -30,12 +30,15 @@ def check(cfg, source_path: Path, fmt: str) -> None:
     if family != "gemma3":
         raise UserError(f"--format {fmt}: export covers Gemma 3 models (the competition's); this run's model is "
                         f"{family}; its checkpoints stay usable as the run wrote them")
-    if fmt == "hf" and cfg.training.backend == "tunix" and cfg.training.lora is None:
-        raise UserError("--format hf: Tunix's merge writes LoRA runs; this run trained every weight (training.lora: "
-                        "null); export it with --format tunix")
-    if fmt == "hf" and not (source_path / "model.safetensors").is_file():
-        raise UserError(f"--format hf: Tunix's merge reads the base model's single model.safetensors, which "
-                        f"{source_path} does not have; export with --format tunix")
+    if cfg.training.backend != "tunix":
+        return
+    if cfg.training.lora is None:
+        if fmt == "hf":
+            raise UserError("--format hf: Tunix's merge writes LoRA runs; this run trained every weight "
+                            "(training.lora: null); export it with --format tunix")
+    elif not (source_path / "model.safetensors").is_file():  # both formats start from Tunix's merge
+        raise UserError(f"--format {fmt}: Tunix's LoRA merge reads the base model's single model.safetensors, "
+                        f"which {source_path} does not have")
 
 
 def export_hf(policy: Policy, cfg, source_path: Path, out: Path) -> None:
