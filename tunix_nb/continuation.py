@@ -35,7 +35,6 @@ class Continuation:
     source: Path  # the earlier session's run dir
     run_id: str
     steps: dict[str, int]  # trained stage -> the step of its checkpoint carried over (0: none yet)
-    roots: dict[str, Path]  # trained stage -> its checkpoint root under `source`
     backend: str
 
     def record(self) -> dict:
@@ -72,13 +71,12 @@ def find(source: str | Path, cfg: Config, datasets: dict, *, stages: list[str], 
                             f"({(info or {}).get('path')}); continue with the same data or start a new run")
     backend = cfg.training.backend
     limits = at_most(src / "metrics.jsonl")
-    roots = {stage: stage_root(src, stages, stage) for stage in stages}
-    steps = {stage: max((n for n, _ in checkpoints.saved(roots[stage], backend)
+    steps = {stage: max((n for n, _ in checkpoints.saved(stage_root(src, stages, stage), backend)
                          if limits[stage] is None or n <= limits[stage]), default=0) for stage in stages}
     if not any(steps.values()):
         raise UserError(f"{flag} {src}: no whole checkpoint to continue from (that session stopped before its "
                         "first save); start a new run, or lower training.save_every next time")
-    return Continuation(source=src, run_id=manifest.get("run_id", src.name), steps=steps, roots=roots,
+    return Continuation(source=src, run_id=manifest.get("run_id", src.name), steps=steps,
                         backend=backend)
 
 
@@ -91,8 +89,9 @@ def carry_over(c: Continuation, run_dir: Path, stages: list[str]) -> dict:
     for stage, step in c.steps.items():
         if not step:
             continue
-        folder = dict(checkpoints.saved(c.roots[stage], c.backend))[step]
-        target = stage_root(run_dir, stages, stage) / folder.relative_to(c.roots[stage])
+        root = stage_root(c.source, stages, stage)
+        folder = dict(checkpoints.saved(root, c.backend))[step]
+        target = stage_root(run_dir, stages, stage) / folder.relative_to(root)
         _copy_tree(folder, staging / stage)
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,9 @@ def save_upstream(model, model_config, out: Path) -> None:
 
 def upstream_params(state: dict) -> dict:
     """Tunix's nnx state of a Gemma 3 (pure dict) -> {"transformer/<module path>": {param: array}}."""
-    flat = dict(_leaves(state))
+    from flax import traverse_util
+
+    flat = {key: np.asarray(value) for key, value in traverse_util.flatten_dict(state).items()}
     out: dict[str, dict] = {}
     for key, value in flat.items():
         if key[0] != "layers":  # embedder/input_embedding, final_norm/scale
@@ -87,11 +89,3 @@ def config_fields(model_config) -> dict:
                                                     "local_base_frequency", "global_base_frequency",
                                                     "local_scale_factor", "global_scale_factor")}
     return {**fields, "query_pre_attn_norm": model_config.query_pre_attn_norm.name}
-
-
-def _leaves(tree: dict, path: tuple = ()):
-    for k, v in tree.items():
-        if isinstance(v, dict):
-            yield from _leaves(v, (*path, k))
-        else:
-            yield (*path, k), np.asarray(v)
