@@ -75,6 +75,11 @@ FLOW = [
     ("sft", "**Supervised fine-tuning: the format.** LoRA imitation of worked solutions teaches the model to write "
             "`<reasoning>…</reasoning><answer>…</answer>`; the curve is the training loss.",
      "nb.sft(session)"),
+    ("preference", "**Preference optimization: lock the format, stop the rambling.** Pairs of a better and a worse answer "
+                   "to the same question (from a file, or sampled from the SFT model and ranked by the GRPO rewards) "
+                   "trained with DPO, ORPO or SimPO: the 2nd place's stage between SFT and GRPO. It runs when the "
+                   "config has a `preference` section; the curves are the loss and the chosen \u2212 rejected margin.",
+     "nb.preference(session)"),
     ("grpo", "**GRPO: correctness.** The model samples a group of answers per prompt; each is rewarded by the same "
              "scorer as the scorecard (format, correct answer, numeric closeness, length), and the policy moves "
              "towards the better answers of its group, held near the base model by a KL term (`grpo.beta`). The curves are the "

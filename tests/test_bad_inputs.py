@@ -49,6 +49,8 @@ def ws(tmp_path_factory, tiny_model_dir, smoke_run):
         "pred_bad.jsonl": "not json\n",
         "notazip.zip": "hello",
         "eval_ok.jsonl": jl(GOOD_EVAL),
+        "pairs_norejected.jsonl": jl({"prompt": "What is 2 + 3?", "chosen": "<reasoning>2 + 3 = 5</reasoning>"}),
+        "pairs_same.jsonl": jl({"prompt": "What is 2 + 3?", "chosen": "<answer>5</answer>", "rejected": "<answer>5</answer>"}),
     }
     for name, text in files.items():
         (w / name).write_text(text)
@@ -123,7 +125,15 @@ CASES = [
      "data.mix[0].weight: must be > 0"),
     ("samples too long", [*RUN, "--set", "data.train_file={w}/train_ok.jsonl", "--set", "data.max_seq_len=16",
                           "--set", "training.max_batch_tokens=64"], "data.max_seq_len: all 2 training samples"),
+    ("pairs without rejected", ["validate-data", "{w}/pairs_norejected.jsonl", "--kind", "pairs"],
+     "pairs_norejected.jsonl:1: rejected: missing (required: prompt, chosen, rejected)"),
+    ("pairs without rejected in run", [*RUN, "--set", "preference.pairs_file={w}/pairs_norejected.jsonl"],
+     "pairs_norejected.jsonl:1: rejected: missing"),
+    ("pair of equal texts", ["validate-data", "{w}/pairs_same.jsonl", "--kind", "pairs"],
+     "pairs_same.jsonl:1: rejected: the same text as chosen"),
     # configs
+    ("unknown preference algorithm", [*RUN, "--set", "preference.algorithm=kto"],
+     "preference.algorithm: 'kto' is not one of 'dpo', 'orpo', 'simpo'"),
     ("unknown key", ["run", "--config", "{w}/unknown.yaml"], "unknown key training.learnig_rate"),
     ("yaml syntax", ["run", "--config", "{w}/syntax.yaml"], "syntax.yaml:3: not valid YAML"),
     ("config missing", ["run", "--config", "{w}/nope.yaml"], "nope.yaml: config file not found"),
@@ -137,7 +147,7 @@ CASES = [
     ("both lengths", ["run", "--set", "training.max_steps=5"], "set exactly one of training.epochs and training.max_steps"),
     ("bad choice", [*RUN, "--set", "training.optimizer=sgd"], "training.optimizer: 'sgd' is not one of"),
     ("nothing to train", [*RUN, "--set", "training.max_steps=0"],
-     "training.max_steps: is 0 (no SFT stage) and there is no grpo section"),
+     "training.max_steps: is 0 (no SFT stage) and there is no grpo or preference section"),
     ("grpo group of one", [*RUN, "--set", "grpo.num_generations=1"], "grpo.num_generations: must be >= 2"),
     ("grpo micro-batch splits a group", [*RUN, "--set", "grpo.micro_batch_size=2"],
      "grpo.micro_batch_size: (2) must be a multiple of grpo.num_generations (4)"),

@@ -163,13 +163,14 @@ def test_rewards_via_set_and_the_dict_survives_to_dict_hash_and_yaml(tmp_path):
     assert again.grpo == cfg.grpo and again.hash() == cfg.hash()
 
 
-def test_a_switched_off_grpo_leaves_the_hash_as_before():
+def test_a_switched_off_grpo_or_preference_leaves_the_hash_as_before():
     cfg = load_config()
     import hashlib, json
     d = cfg.to_dict()
-    del d["grpo"]
+    del d["grpo"], d["preference"]
     assert cfg.hash() == hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
     assert cfg.hash() != load_config(None, ["grpo.max_steps=100"]).hash()
+    assert cfg.hash() != load_config(None, ["preference.max_steps=10"]).hash()
 
 
 def test_grpo_works_with_both_backends():
@@ -231,7 +232,7 @@ def test_micro_batches_of_whole_groups_are_accepted():
     (["grpo.log_every=0"], "grpo.log_every: must be >= 1"),
     (["grpo.save_every=0"], "grpo.save_every: must be >= 1 or null"),
     (["grpo.steps=3"], "unknown key grpo.steps; valid keys in grpo: num_generations"),
-    ([*NO_SFT], "training.max_steps: is 0 (no SFT stage) and there is no grpo section, so nothing would be trained"),
+    ([*NO_SFT], "training.max_steps: is 0 (no SFT stage) and there is no grpo or preference section, so nothing would be trained"),
     (["training.epochs=null", "training.max_steps=-1", "grpo.max_steps=3"], "training.max_steps: must be >= 1"),
 ])
 def test_grpo_refusals_name_the_field(overrides, fragment):

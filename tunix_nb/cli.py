@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate-data", help="check a dataset; lists every bad row as FILE:ROW: field: problem")
     v.add_argument("file", help=".jsonl, .json, .csv, .parquet, a save_to_disk folder, a folder of data files, "
                                 "or hf:OWNER/NAME")
-    v.add_argument("--kind", choices=("train", "eval", "prompts"), required=True,
-                   help="train: SFT rows (with reasoning); prompts: GRPO prompts (reasoning optional); eval: eval items")
+    v.add_argument("--kind", choices=("train", "eval", "prompts", "pairs"), required=True,
+                   help="train: SFT rows (with reasoning); prompts: GRPO prompts (reasoning optional); eval: eval items; "
+                        "pairs: preference pairs {prompt, chosen, rejected}")
     v.add_argument("--columns", default="", metavar="OURS=THEIRS,...",
                    help="map the file's columns onto ours, e.g. question=Problem,answer=Final")
     v.add_argument("--split", help="a save_to_disk DatasetDict's or an HF id's split")
@@ -233,16 +234,16 @@ def cmd_validate(args) -> int:
 
 def parse_columns(text: str, kind: str) -> dict[str, str]:
     """`--columns question=Problem,answer=Final` -> {ours: theirs}, checked as data.columns (or, for
-    --kind eval, data.eval_columns) is."""
+    --kind eval, data.eval_columns; for --kind pairs, preference.columns) is."""
     from .config import check_columns
-    from .schema import EVAL_MAPPABLE, TRAIN_FIELDS
+    from .schema import EVAL_MAPPABLE, PAIR_FIELDS, TRAIN_FIELDS
 
     pairs = [p for p in text.split(",") if p.strip()]
     bad = [p for p in pairs if p.count("=") != 1 or not all(x.strip() for x in p.split("="))]
     if bad:
         raise UserError(f"--columns: {bad[0]!r} is not ours=theirs; e.g. --columns question=Problem,answer=Final")
     columns = dict(tuple(x.strip() for x in p.split("=")) for p in pairs)
-    check_columns(columns, "--columns", EVAL_MAPPABLE if kind == "eval" else TRAIN_FIELDS)
+    check_columns(columns, "--columns", {"eval": EVAL_MAPPABLE, "pairs": PAIR_FIELDS}.get(kind, TRAIN_FIELDS))
     return columns
 
 

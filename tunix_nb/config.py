@@ -25,7 +25,7 @@ import yaml
 from . import resources
 from .errors import UserError
 from .rewards import REWARDS
-from .schema import EVAL_MAPPABLE, TRAIN_FIELDS
+from .schema import EVAL_MAPPABLE, PAIR_FIELDS, TRAIN_FIELDS
 
 PROJECT_ROOT = resources.ROOT  # the checkout, or the installed package's copy of its files
 DEFAULT_CONFIG = resources.PRESETS / "smoke_tiny.yaml"
@@ -427,15 +427,7 @@ class GrpoConfig:
                  "lower those two, or set it to null")
         _require(self.prompt_limit is None or self.prompt_limit >= 1, "grpo.prompt_limit",
                  f"must be >= 1 or null (got {self.prompt_limit})")
-        for name in self.rewards:
-            _require(name in REWARDS, f"grpo.rewards.{name}", f"unknown reward; valid rewards: {', '.join(REWARDS)}")
-        # Names not given keep their default weight; stored complete and in REWARDS order, so the
-        # resolved config (manifest, config.yaml, hash) shows every weight actually used.
-        merged = {**DEFAULT_REWARD_WEIGHTS, **self.rewards}
-        object.__setattr__(self, "rewards", {name: float(merged[name]) for name in REWARDS if name in merged})
-        _require(any(w != 0 for w in self.rewards.values()), "grpo.rewards",
-                 "every weight is 0, so every completion would score 0 and nothing is learned; "
-                 "give at least one reward a nonzero weight")
+        object.__setattr__(self, "rewards", _reward_weights(self.rewards, "grpo.rewards"))
         _require(1 <= self.overlong_soft_tokens < self.max_new_tokens, "grpo.overlong_soft_tokens",
                  f"({self.overlong_soft_tokens}) must be >= 1 and smaller than grpo.max_new_tokens "
                  f"({self.max_new_tokens}); lower it")
@@ -458,6 +450,107 @@ class GrpoConfig:
     @property
     def rollouts_per_step(self) -> int:
         return self.prompts_per_step * self.num_generations
+
+
+def _reward_weights(given: dict[str, float], field: str) -> dict[str, float]:
+    """Reward weights checked and completed: names not given keep their default weight; stored
+    complete and in REWARDS order, so the resolved config (manifest, config.yaml, hash) shows every
+    weight actually used."""
+    for name in given:
+        _require(name in REWARDS, f"{field}.{name}", f"unknown reward; valid rewards: {', '.join(REWARDS)}")
+    merged = {**DEFAULT_REWARD_WEIGHTS, **given}
+    weights = {name: float(merged[name]) for name in REWARDS if name in merged}
+    _require(any(w != 0 for w in weights.values()), field,
+             "every weight is 0, so every completion would score 0 and nothing is learned; "
+             "give at least one reward a nonzero weight")
+    return weights
+
+
+# β when preference.beta is null: DPO's usual 0.1 (Rafailov et al.; Tunix's default), SimPO's 2.0
+# (Meng et al. 2024, their Gemma-2 setting: β 2-10 with γ/β ≈ 0.5; ORPO has no β).
+PREFERENCE_BETA = {"dpo": 0.1, "simpo": 2.0}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreferenceConfig:
+    """The preference stage, between SFT and GRPO (2nd place of the Tunix Hack, Pinocchio-1B: SFT,
+    then SimPO to lock the format and stop verbosity, then GRPO). Pairs come from a file, or are
+    built on-policy from the stage's starting model."""
+
+    # dpo (against the stage's starting model, its log-probs computed once before the first step),
+    # orpo (chosen NLL + odds-ratio term, no reference), simpo (length-normalised margin with a target
+    # gap, no reference: the memory-lighter one). DPO and ORPO are Tunix's own on the Tunix backend.
+    algorithm: Literal["dpo", "orpo", "simpo"] = "simpo"
+    # A data source of {prompt, chosen, rejected} rows (any format data.train_file takes; prompt is the
+    # question, chosen / rejected the model turn's text); null: on-policy pairs from the prompts below.
+    pairs_file: str | None = None
+    # The pairs source's column names mapped onto ours (prompt, chosen, rejected, id, section,
+    # category, difficulty), e.g. {prompt: question, chosen: good, rejected: bad}.
+    columns: dict[str, str] = dataclasses.field(default_factory=dict)
+    # On-policy: the first N GRPO prompts (grpo.prompt_file, else the training rows) are each sampled
+    # num_samples times and scored by `rewards`; chosen = the best, rejected = the worst, a prompt whose
+    # samples all score the same gives no pair. The pairs go to <run dir>/preference_pairs.jsonl.
+    prompt_limit: int = 64
+    num_samples: int = 4
+    temperature: float = 0.9
+    top_k: int | None = 50
+    max_prompt_len: int = 256
+    max_new_tokens: int = 256
+    # Weights by reward name, as grpo.rewards (names not given keep their default weight).
+    rewards: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
+    # Pairs kept out of training (a seeded pick): their mean chosen - rejected log-prob margin is
+    # measured before and after the stage (the manifest's `preference`).
+    held_out: int = 8
+    # β (null: 0.1 for DPO, 2.0 for SimPO), SimPO's target margin γ (γ/β = 0.5, the paper's
+    # setting), ORPO's λ, and label smoothing (conservative DPO; 0: off).
+    beta: float | None = None
+    gamma: float = 1.0
+    lambda_orpo: float = 0.1
+    label_smoothing: float = 0.0
+    # Optimizer steps of pairs_per_step pairs each (the pairs reshuffled by the seed every pass).
+    max_steps: int = 50
+    pairs_per_step: int = 4
+    # AdamW, linear warm-up over warmup_ratio of the steps, then cosine to 0; grad-norm clip.
+    learning_rate: float = 5e-6
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    max_grad_norm: float | None = 1.0
+    # Pair order and sampling seed; null: training.seed.
+    seed: int | None = None
+    log_every: int = 1
+    # Checkpoint every N steps (null: only the final one, which is always saved).
+    save_every: int | None = None
+
+    def __post_init__(self) -> None:
+        check_columns(self.columns, "preference.columns", PAIR_FIELDS)
+        for name in ("prompt_limit", "max_prompt_len", "max_new_tokens", "max_steps", "pairs_per_step", "log_every"):
+            value = getattr(self, name)
+            _require(value >= 1, f"preference.{name}", f"must be >= 1 (got {value})")
+        _require(self.num_samples >= 2, "preference.num_samples",
+                 f"must be >= 2 (got {self.num_samples}): a pair needs a best and a worst sample")
+        _require(self.temperature > 0, "preference.temperature",
+                 f"must be > 0 (got {self.temperature}): greedy samples of one prompt are all the same")
+        _require(self.top_k is None or self.top_k >= 1, "preference.top_k", f"must be >= 1 or null (got {self.top_k})")
+        _require(self.held_out >= 0, "preference.held_out", f"must be >= 0 (got {self.held_out})")
+        _require(self.beta is None or self.beta > 0, "preference.beta", f"must be > 0 or null (got {self.beta})")
+        _require(self.gamma >= 0, "preference.gamma", f"must be >= 0 (got {self.gamma})")
+        _require(self.lambda_orpo >= 0, "preference.lambda_orpo", f"must be >= 0 (got {self.lambda_orpo})")
+        _require(0.0 <= self.label_smoothing < 0.5, "preference.label_smoothing",
+                 f"must be in [0, 0.5) (got {self.label_smoothing})")
+        _require(self.learning_rate > 0, "preference.learning_rate", f"must be > 0 (got {self.learning_rate})")
+        _require(0.0 <= self.warmup_ratio < 1.0, "preference.warmup_ratio",
+                 f"must be in [0, 1) (got {self.warmup_ratio})")
+        _require(self.weight_decay >= 0, "preference.weight_decay", f"must be >= 0 (got {self.weight_decay})")
+        _require(self.max_grad_norm is None or self.max_grad_norm > 0, "preference.max_grad_norm",
+                 f"must be > 0 or null (got {self.max_grad_norm})")
+        _require(self.save_every is None or self.save_every >= 1, "preference.save_every",
+                 f"must be >= 1 or null (got {self.save_every})")
+        object.__setattr__(self, "rewards", _reward_weights(self.rewards, "preference.rewards"))
+
+    @property
+    def beta_used(self) -> float:
+        """β actually used: preference.beta, else the algorithm's usual value (ORPO has none)."""
+        return self.beta if self.beta is not None else PREFERENCE_BETA.get(self.algorithm, 0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -496,6 +589,8 @@ class Config:
     training: TrainingConfig
     # The GRPO stage, after SFT (or alone with training.max_steps: 0); null: no GRPO stage.
     grpo: GrpoConfig | None = None
+    # The preference stage, between SFT and GRPO; null: none.
+    preference: PreferenceConfig | None = None
     eval: EvalConfig = EvalConfig()
     output: OutputConfig = OutputConfig()
     # The preset's file stem (set by the loader); names default run ids.
@@ -503,8 +598,8 @@ class Config:
 
     def __post_init__(self) -> None:
         t = self.training
-        _require(t.max_steps != 0 or self.grpo is not None, "training.max_steps",
-                 "is 0 (no SFT stage) and there is no grpo section, so nothing would be trained; "
+        _require(t.max_steps != 0 or self.grpo is not None or self.preference is not None, "training.max_steps",
+                 "is 0 (no SFT stage) and there is no grpo or preference section, so nothing would be trained; "
                  "set training.max_steps >= 1 (or training.epochs) or add a grpo section "
                  "(e.g. --set grpo.max_steps=100)")
         if t.max_batch_tokens is not None:
@@ -534,7 +629,7 @@ class Config:
         return hashlib.sha256(blob).hexdigest()
 
 
-_OPTIONAL_SECTIONS = ("grpo",)
+_OPTIONAL_SECTIONS = ("grpo", "preference")
 
 
 def resolve_path(p: str | Path) -> Path:
@@ -565,7 +660,7 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
         raise UserError(f"{path}: empty config; a preset needs at least a training section, "
                         "see training/configs/smoke_tiny.yaml")
     if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a mapping of sections (model, data, training, grpo, eval, output)")
+        raise UserError(f"{path}: expected a mapping of sections (model, data, training, preference, grpo, eval, output)")
     for item in overrides:
         _apply_override(raw, item)
     raw.setdefault("name", path.stem)

@@ -5,8 +5,9 @@ back in the next session read-only, under /kaggle/input.
 `find` checks, before anything is written, that DIR can be continued by this session's config: a
 run dir of the same recipe (the config equal but for what may change between sessions, the same
 training data by content) holding a whole checkpoint. `carry_over` copies into the new run dir what
-a resume reads: each trained stage's newest whole checkpoint, the metrics rows up to it and the GRPO
-curriculum's plan. From
+a resume reads: each trained stage's newest whole checkpoint, the metrics rows up to it, what was
+planned once (the GRPO curriculum, the preference pairs and their reference log-probs) and the
+manifest's record of it. From
 there the new run resumes exactly as a killed run resumes in its own dir (optimizer, schedule
 position, data order and RNG come with the checkpoint). Nothing is ever written under DIR.
 """
@@ -19,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoints, curriculum, evidence
+from . import checkpoints, curriculum, evidence, pairs
 from .config import Config
 from .errors import UserError
 
@@ -27,7 +28,10 @@ from .errors import UserError
 # this session's time budget, and where (not what) the data is: a dataset is compared by content.
 # Anything else is the recipe, and a continued run with another value would be another run.
 SESSION_FIELDS = re.compile(r"(output|eval|name|training\.time_budget_minutes)(\.|$)")
-DATA_LOCATIONS = re.compile(r"(data\.(train_file|eval_file|mix\.\d+\.file)|grpo\.prompt_file)$")
+DATA_LOCATIONS = re.compile(r"(data\.(train_file|eval_file|mix\.\d+\.file)|grpo\.prompt_file|preference\.pairs_file)$")
+# Planned once in a run dir and read back on resume (measuring or sampling again would differ).
+PLANNED_FILES = (curriculum.FILE, pairs.FILE, pairs.REFERENCE_FILE)
+PLANNED_ENTRIES = ("curriculum", "preference")  # their manifest records
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Continuation:
     run_id: str
     steps: dict[str, int]  # trained stage -> the step of its checkpoint carried over (0: none yet)
     backend: str
+    planned: dict  # the source manifest's PLANNED_ENTRIES, carried into the new run's manifest
 
     def record(self) -> dict:
         """The manifest's `continues`: which run, from which step of which stage."""
@@ -76,8 +81,8 @@ def find(source: str | Path, cfg: Config, datasets: dict, *, stages: list[str], 
     if not any(steps.values()):
         raise UserError(f"{flag} {src}: no whole checkpoint to continue from (that session stopped before its "
                         "first save); start a new run, or lower training.save_every next time")
-    return Continuation(source=src, run_id=manifest.get("run_id", src.name), steps=steps,
-                        backend=backend)
+    return Continuation(source=src, run_id=manifest.get("run_id", src.name), steps=steps, backend=backend,
+                        planned={k: manifest[k] for k in PLANNED_ENTRIES if k in manifest})
 
 
 def carry_over(c: Continuation, run_dir: Path, stages: list[str]) -> dict:
@@ -100,8 +105,9 @@ def carry_over(c: Continuation, run_dir: Path, stages: list[str]) -> dict:
     rows = [r for r in evidence.read_jsonl(c.source / "metrics.jsonl")
             if r.get("step", 0) <= c.steps.get(evidence.metrics_stage(r), 0)] if (c.source / "metrics.jsonl").exists() else []
     evidence.write_jsonl_atomic(run_dir / "metrics.jsonl", rows)
-    if (c.source / curriculum.FILE).is_file():  # the GRPO prompt order planned there (measured once)
-        shutil.copyfile(c.source / curriculum.FILE, run_dir / curriculum.FILE)
+    for name in PLANNED_FILES:
+        if (c.source / name).is_file():
+            shutil.copyfile(c.source / name, run_dir / name)
     return c.record()
 
 

@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 from .errors import UserError
 from .prompts import IGNORE_INDEX, Encoded, encode_example, encode_prompt, format_prompt
-from .schema import DEFAULTS, EVAL_FIELDS, TRAIN_FIELDS
+from .schema import DEFAULTS, EVAL_FIELDS, PAIR_FIELDS, TRAIN_FIELDS
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,26 @@ class EvalRecord:
     difficulty: str
 
 
+@dataclass(frozen=True)
+class PairRecord:
+    """A preference pair: the question, and the model turn's preferred and rejected text."""
+    id: str
+    prompt: str
+    chosen: str
+    rejected: str
+    section: str = DEFAULTS["section"]
+    category: str = DEFAULTS["category"]
+    difficulty: str = DEFAULTS["difficulty"]
+
+
 _GSM8K_NOTE = re.compile(r"<<([^<>=]*)=([^<>]*)>>")  # GSM8K's "<<48/2=24>>" calculator notes
-_KINDS = {"train": TRAIN_FIELDS, "prompts": TRAIN_FIELDS, "eval": EVAL_FIELDS}
+_KINDS = {"train": TRAIN_FIELDS, "prompts": TRAIN_FIELDS, "eval": EVAL_FIELDS, "pairs": PAIR_FIELDS}
 
 
 def records_from_rows(rows: Iterable[tuple[str, dict]], kind: str) -> tuple[list, list[str], Counter]:
     """(records, problems, defaults used) from a source's rows (`sources.read_table`). `kind`: "train"
-    (SFT needs the reasoning), "prompts" (GRPO prompts: the reasoning may be missing) or "eval".
+    (SFT needs the reasoning), "prompts" (GRPO prompts: the reasoning may be missing), "eval" or
+    "pairs" (preference pairs).
     Every problem reads `FILE:ROW: field: what is wrong`; a row without an id is `<file stem>-<row>`."""
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
@@ -69,9 +82,10 @@ def records_from_rows(rows: Iterable[tuple[str, dict]], kind: str) -> tuple[list
     return records, problems, defaults
 
 
-def _record(row: dict, kind: str, default_id: str) -> tuple[TrainRecord | EvalRecord | None, list[str], list[str]]:
+def _record(row: dict, kind: str, default_id: str) -> tuple[TrainRecord | EvalRecord | PairRecord | None, list[str],
+                                                            list[str]]:
     fields = _KINDS[kind]
-    if _is_gsm8k(row, kind):
+    if kind != "pairs" and _is_gsm8k(row, kind):
         reasoning, answer, errs = split_gsm8k(row["answer"])
         if errs:
             return None, errs, []
@@ -88,18 +102,22 @@ def _record(row: dict, kind: str, default_id: str) -> tuple[TrainRecord | EvalRe
         elif not value.strip():
             errs.append(f"{key}: is empty")
     required = {"train": ("question", "reasoning", "answer"), "prompts": ("question", "answer"),
-                "eval": ("prompt", "expected_answer")}[kind]
+                "eval": ("prompt", "expected_answer"), "pairs": ("prompt", "chosen", "rejected")}[kind]
     for key in required:
         if key not in row:
             hint = ("; SFT learns from it: add it, or use these rows only as GRPO prompts (grpo.prompt_file, "
                     "or training.max_steps: 0)") if key == "reasoning" else ""
             errs.append(f"{key}: missing (required: {', '.join(required)}){hint}")
+    if kind == "pairs" and not errs and row["chosen"].strip() == row["rejected"].strip():
+        errs.append("rejected: the same text as chosen; a pair needs two different completions")
     if errs:
         return None, errs, []
     used = [k for k in DEFAULTS if k not in row]
     values = {**DEFAULTS, "id": default_id, **{k: v.strip() for k, v in row.items()}}
     if kind == "eval":
         return EvalRecord(**{k: values[k] for k in EVAL_FIELDS}), [], used
+    if kind == "pairs":
+        return PairRecord(**{k: values[k] for k in PAIR_FIELDS}), [], used
     return TrainRecord(**{k: values.get(k, "") for k in TRAIN_FIELDS}), [], used
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from . import contamination, data, mixing
 from .config import Config, rows_slice
 from .errors import UserError
-from .schema import EVAL_MAPPABLE, TRAIN_FIELDS
+from .schema import EVAL_MAPPABLE, PAIR_FIELDS, TRAIN_FIELDS
 from .sources import Source, read_table
 
 
@@ -25,8 +25,8 @@ class Loaded:
 
 
 def read(src: Source, kind: str) -> Loaded:
-    """A source's records (`kind`: train / prompts / eval), and every bad row as a problem line."""
-    wanted = EVAL_MAPPABLE if kind == "eval" else TRAIN_FIELDS
+    """A source's records (`kind`: train / prompts / eval / pairs), and every bad row as a problem line."""
+    wanted = {"eval": EVAL_MAPPABLE, "pairs": PAIR_FIELDS}.get(kind, TRAIN_FIELDS)
     table = read_table(src, "eval" if kind == "eval" else "train", wanted)
     rows = table.rows[rows_slice(src.rows)]  # their ids keep the rows' places in the source
     records, problems, defaults = data.records_from_rows(rows, kind)
@@ -59,7 +59,9 @@ class RunData:
     train: list  # TrainRecords for SFT (reasoning present when SFT runs)
     eval: list  # every eval item (eval.limit picks from these later)
     prompts: list  # TrainRecords whose questions and answers are GRPO's prompts (empty without GRPO)
-    datasets: dict  # the manifest's `datasets`: train, eval (and grpo_prompts) entries
+    datasets: dict  # the manifest's `datasets`: train, eval (and grpo_prompts, preference_pairs) entries
+    pairs: list = field(default_factory=list)  # PairRecords of preference.pairs_file (empty: none, or on-policy)
+    pair_prompts: list = field(default_factory=list)  # TrainRecords an on-policy preference stage samples
 
 
 def load_eval(cfg: Config) -> Loaded:
@@ -91,7 +93,15 @@ def load_run_data(cfg: Config) -> RunData:
             _decontaminate(src, ev.records, d.contamination)
             prompts, datasets["grpo_prompts"] = src.records, src.info
         prompts = prompts[: cfg.grpo.prompt_limit]
-    return RunData(train=train, eval=ev.records, prompts=prompts, datasets=datasets)
+    pairs, pair_prompts = [], []
+    p = cfg.preference
+    if p is not None and p.pairs_file is not None:
+        src = load(Source(p.pairs_file, d.split, d.subset, d.revision, p.columns, "preference.pairs_file"), "pairs")
+        pairs, datasets["preference_pairs"] = src.records, src.info
+    elif p is not None:  # on-policy: the GRPO prompts, else the training rows
+        pair_prompts = (prompts if cfg.grpo is not None and cfg.grpo.prompt_file is not None else train)[: p.prompt_limit]
+    return RunData(train=train, eval=ev.records, prompts=prompts, datasets=datasets, pairs=pairs,
+                   pair_prompts=pair_prompts)
 
 
 def _decontaminate(part: Loaded, eval_records: list, mode: str) -> None:

@@ -47,6 +47,12 @@ def sft(session: pipeline.Session):
     return "no SFT stage (training.max_steps: 0)" if png is None else _image(png)
 
 
+def preference(session: pipeline.Session):
+    """The preference stage (DPO / ORPO / SimPO), then show its loss and margin curves."""
+    png = pipeline.preference(session)
+    return "no preference stage (preference: null)" if png is None else _image(png)
+
+
 def grpo(session: pipeline.Session):
     """GRPO, then show the reward and KL curves."""
     png = pipeline.grpo(session)

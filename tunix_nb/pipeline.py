@@ -1,12 +1,13 @@
 """One run, start to finish. `run(cfg)` reads as the flow; the notebooks call the same stages cell
-by cell (prepare -> start -> base -> sft -> grpo -> evaluate -> finish), so nothing is done twice.
+by cell (prepare -> start -> base -> sft -> preference -> grpo -> evaluate -> finish), so nothing is
+done twice.
 
 `prepare` checks everything that can be refused (config, device, auth, model source, data)
 before the run dir exists, so bad input leaves nothing behind. The backend (torch or tunix) is
 chosen once, in `prepare`; each stage calls the same function of whichever it is.
 
 Stages: base (the untrained model, `eval.compare_base`) -> SFT (off with `training.max_steps: 0`)
--> GRPO (off with `grpo: null`). Each trained stage is scored on the same eval items; the last
+-> preference (DPO / ORPO / SimPO; off with `preference: null`) -> GRPO (off with `grpo: null`). Each trained stage is scored on the same eval items; the last
 stage owns `<run dir>/checkpoints` (the judges' `CKPT_DIR`), earlier ones `checkpoints/<stage>`.
 """
 
@@ -15,14 +16,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import auth, backends, continuation, curriculum, data, device, evidence, inputs, models, report, scoring, stages
+from . import (auth, backends, continuation, curriculum, data, device, evidence, inputs, models, pairs, report, rewards,
+               scoring, stages)
 from .backends.common import Backend, Policy
 from .backends.torch import distributed
 from .stages import Budget, TrainResult
 from .config import Config
 from .errors import UserError
 
-STAGES = ("base", "sft", "grpo")
+STAGES = ("base", "sft", "preference", "grpo")
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Session:
     eval_records: list
     prompts: list  # GRPO prompts (empty without a GRPO stage)
     datasets: dict[str, dict]  # the manifest's entries (inputs.load_run_data)
+    pairs: list = field(default_factory=list)  # preference.pairs_file's PairRecords (empty: none, or on-policy)
+    pair_prompts: list = field(default_factory=list)  # the GrpoPrompts an on-policy preference stage samples
     continues: continuation.Continuation | None = None  # an earlier session's run dir this run starts from
     run: evidence.Run | None = None
     policy: Policy | None = None
@@ -51,6 +55,7 @@ def run(cfg: Config, continue_from: str | Path | None = None) -> evidence.Run:
     start(session)
     base(session)
     sft(session)
+    preference(session)
     grpo(session)
     evaluate(session)
     return finish(session)
@@ -88,6 +93,7 @@ def prepare(cfg: Config, continue_from: str | Path | None = None) -> Session:
             where = loaded.datasets.get("grpo_prompts", loaded.datasets["train"])["path"]
             raise UserError(f"grpo.max_prompt_len: all {too_long} prompts of {where} are longer "
                             f"than {cfg.grpo.max_prompt_len} tokens; raise grpo.max_prompt_len")
+    pair_prompts = preference_prompts(cfg, loaded, tokenizer)
     if cfg.training.lora is not None:
         models.check_lora_targets(source.path, cfg.training.lora.target_modules)
     backend.check(cfg, source.path)  # what this backend cannot load or do is refused before the run dir exists
@@ -97,7 +103,7 @@ def prepare(cfg: Config, continue_from: str | Path | None = None) -> Session:
                                       at_most=lambda metrics: resume_limits(cfg, metrics))
     return Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=examples,
                    skipped=skipped, eval_records=eval_records, prompts=prompts, datasets=loaded.datasets,
-                   continues=continues)
+                   continues=continues, pairs=loaded.pairs, pair_prompts=pair_prompts)
 
 
 def with_run_id(cfg: Config) -> Config:
@@ -130,7 +136,8 @@ def start(s: Session) -> Path:
     s.run = evidence.Run.open(s.cfg, plan=s.plan.to_dict(), model_source=s.source.to_dict(), datasets=s.datasets)
     with s.run.failing():
         if s.continues is not None and not s.run.manifest.get("continues"):
-            s.run.update(continues=continuation.carry_over(s.continues, s.run.dir, trained_stages(s.cfg)))
+            s.run.update(**s.continues.planned,
+                         continues=continuation.carry_over(s.continues, s.run.dir, trained_stages(s.cfg)))
             print(f"continuing {s.continues.run_id} ({s.continues.source}) from "
                   + ", ".join(f"{k} step {v}" for k, v in s.continues.steps.items()))
     distributed.on_main(lambda: str(s.run.dir))  # torchrun: the other ranks wait for it in `follow`
@@ -171,6 +178,57 @@ def sft(s: Session) -> Path | None:
         result = _stage(s, "sft", s.backend.train_sft(s.cfg, s.policy, s.tokenizer, s.examples, stage, plan=s.plan,
                                                       root=checkpoint_root(s, "sft")))
         return report.plot_loss(result.rows, s.run.dir / "loss_curve.png")
+
+
+def preference_prompts(cfg: Config, loaded: inputs.RunData, tokenizer) -> list:
+    """The prompts an on-policy preference stage samples (none with a pairs file, or no stage); a
+    pairs file none of whose pairs fit is refused here too."""
+    p = cfg.preference
+    if p is None:
+        return []
+    if p.pairs_file is not None:
+        if not pairs.encode(loaded.pairs, tokenizer, p)[0]:
+            raise UserError(f"preference.max_prompt_len / preference.max_new_tokens: none of the {len(loaded.pairs)} "
+                            f"pairs of {loaded.datasets['preference_pairs']['path']} fits ({p.max_prompt_len} prompt "
+                            f"tokens, {p.max_new_tokens} per completion); raise them")
+        return []
+    prompts, too_long = data.grpo_prompts(loaded.pair_prompts, tokenizer, p.max_prompt_len)
+    if not prompts:
+        raise UserError(f"preference.max_prompt_len: all {too_long} prompts are longer than {p.max_prompt_len} "
+                        "tokens; raise preference.max_prompt_len")
+    return prompts
+
+
+def preference(s: Session) -> Path | None:
+    """The preference stage (preference.algorithm on pairs from preference.pairs_file, or sampled
+    from the model as SFT left it), then its scorecard; returns its curve's PNG. The held-out pairs'
+    mean chosen - rejected log-prob margin is measured before and after (the manifest's `preference`)."""
+    p = s.cfg.preference
+    if p is None:
+        return None
+    with s.run.failing():
+        logps = lambda batch: s.backend.pair_logps(s.policy, batch, cfg=s.cfg, plan=s.plan)  # noqa: E731
+        sample = lambda prompts: s.backend.sample(s.policy, s.tokenizer, prompts, cfg=s.cfg, plan=s.plan)  # noqa: E731
+        records = pairs.plan(p, s.run, s.pairs, s.pair_prompts, sample, rewards.token_counter(s.tokenizer))
+        encoded, too_long = pairs.encode(records, s.tokenizer, p)
+        if len(encoded) < 1:
+            raise UserError(f"preference: no pairs to train on ({len(s.pair_prompts)} prompts sampled "
+                            f"{p.num_samples} times each, every prompt's samples scored alike or ran over "
+                            "preference.max_new_tokens); raise preference.num_samples or preference.temperature, "
+                            "or give preference.pairs_file")
+        train, held = pairs.split(encoded, p.held_out, s.cfg.training.seed if p.seed is None else p.seed)
+        info = dict(s.run.manifest.get("preference") or {})
+        if "held_out_margin_before" not in info:  # measured once, on the stage's starting model
+            info.update(algorithm=p.algorithm, beta=p.beta_used, training_pairs=len(train), held_out_pairs=len(held),
+                        skipped_too_long=too_long, held_out_margin_before=pairs.margin(logps(held)))
+            s.run.update(preference=info)
+        if p.algorithm == "dpo":
+            train = pairs.with_reference(train, s.run, logps)
+        stage = stages.preference_stage(s.run, s.cfg, s.budget.stage())
+        result = _stage(s, "preference", s.backend.train_preference(s.cfg, s.policy, s.tokenizer, train, stage,
+                                                                    plan=s.plan, root=checkpoint_root(s, "preference")))
+        s.run.update(preference={**info, "held_out_margin_after": pairs.margin(logps(held))})
+        return report.plot_preference(result.rows, s.run.dir / report.PREFERENCE_PNG)
 
 
 def grpo(s: Session) -> Path | None:
@@ -226,14 +284,16 @@ def sft_on(cfg: Config) -> bool:
 
 
 def trained_stages(cfg: Config) -> list[str]:
-    return [stage for stage, on in (("sft", sft_on(cfg)), ("grpo", cfg.grpo is not None)) if on]
+    return [stage for stage, on in (("sft", sft_on(cfg)), ("preference", cfg.preference is not None),
+                                    ("grpo", cfg.grpo is not None)) if on]
 
 
 def resume_limits(cfg: Config, metrics: Path) -> dict[str, int | None]:
     """Per trained stage, the newest checkpoint step a resume may start from: with every step logged,
     none newer than the stage's last logged row (else that row would be missing for good); else any."""
     logged = evidence.logged_steps(metrics)
-    log_every = {"sft": cfg.training.log_every, "grpo": cfg.grpo.log_every if cfg.grpo else None}
+    log_every = {"sft": cfg.training.log_every, "grpo": cfg.grpo.log_every if cfg.grpo else None,
+                 "preference": cfg.preference.log_every if cfg.preference else None}
     return {stage: logged.get(stage, 0) if log_every[stage] == 1 else None for stage in trained_stages(cfg)}
 
 

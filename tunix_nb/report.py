@@ -1,5 +1,6 @@
-"""What people would rather look at than read: the plots (SFT loss and lr curve, GRPO reward / KL
-curves, scorecard bars with one bar per stage: base, sft, grpo) and `report.html`, one
+"""What people would rather look at than read: the plots (SFT loss and lr curve, the preference
+stage's loss and margin, GRPO reward / KL curves, scorecard bars with one bar per stage: base, sft,
+preference, grpo) and `report.html`, one
 self-contained page per run (images as data: URIs, inline CSS, no scripts, no
 external URLs; `<details>` collapses the long parts).
 
@@ -19,9 +20,9 @@ from . import runs
 from .evidence import metrics_stage, read_jsonl, stages_of
 
 GROUPS = (("section", "per_section"), ("category", "per_category"), ("difficulty", "per_difficulty"))
-LOSS_PNG, REWARDS_PNG = "loss_curve.png", "reward_curve.png"
+LOSS_PNG, REWARDS_PNG, PREFERENCE_PNG = "loss_curve.png", "reward_curve.png", "preference_curve.png"
 SCORECARD_PNGS = ("scorecard.png", "scorecard_difficulty.png")
-IMAGES = (LOSS_PNG, REWARDS_PNG, *SCORECARD_PNGS)
+IMAGES = (LOSS_PNG, PREFERENCE_PNG, REWARDS_PNG, *SCORECARD_PNGS)
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
 padding:0 1em;color:#1b1b1b;line-height:1.4}
@@ -57,6 +58,10 @@ def sft_rows(metrics: list[dict]) -> list[dict]:
 
 def grpo_rows(metrics: list[dict]) -> list[dict]:
     return [m for m in metrics if metrics_stage(m) == "grpo"]
+
+
+def preference_rows(metrics: list[dict]) -> list[dict]:
+    return [m for m in metrics if metrics_stage(m) == "preference"]
 
 
 def _points(rows: list[dict], key: str) -> tuple[list, list]:
@@ -166,7 +171,36 @@ def plot_rewards(metrics: list[dict], out: Path) -> Path:
     return out
 
 
-STAGE_COLORS = {"base": "tab:gray", "sft": "tab:blue", "grpo": "tab:green"}
+def plot_preference(metrics: list[dict], out: Path) -> Path:
+    """The preference stage (rows with stage "preference"), x = its step. Top: the loss; bottom: the
+    chosen - rejected reward margin (left axis) and the share of pairs whose chosen reward is the
+    higher (right axis)."""
+    plt = _pyplot()
+    rows = preference_rows(metrics)
+    if not rows:
+        return _empty_figure(plt, out, "preference stage", "no preference stage in this run")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    top.plot(*_points(rows, "loss"), color="tab:blue", label="loss")
+    top.set_ylabel("preference loss")
+    top.grid(alpha=0.3)
+    top.set_title("preference stage")
+    lines = bottom.plot(*_points(rows, "margin"), color="black", label="margin (chosen - rejected reward)")
+    ax2 = bottom.twinx()
+    lines += ax2.plot(*_points(rows, "accuracy"), color="tab:green", alpha=0.7, label="accuracy")
+    ax2.set_ylim(-0.05, 1.05)
+    ax2.set_ylabel("pairs ranked right")
+    bottom.set_ylabel("reward margin")
+    bottom.legend(lines, [ln.get_label() for ln in lines], loc="best", fontsize=8)
+    bottom.set_xlabel("preference step")
+    bottom.xaxis.set_major_locator(_integer_ticks())
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+STAGE_COLORS = {"base": "tab:gray", "sft": "tab:blue", "preference": "tab:orange", "grpo": "tab:green"}
 
 
 def plot_groups(stages: dict[str, dict[str, dict]], out: Path, title: str) -> Path:
@@ -333,6 +367,7 @@ def config_section(manifest: dict) -> str:
         ("eval", e and f"limit {e.get('limit')}, max_new_tokens {e.get('max_new_tokens')}, "
                        f"batch_size {e.get('batch_size')}"
                        + (f", compare_base {e['compare_base']}" if "compare_base" in e else "")),
+        ("preference", _scalars(cfg.get("preference"))),
         ("grpo", _scalars(cfg.get("grpo"))),
         ("config hash", manifest.get("config_hash")),
         ("git", git.get("commit") and f"{git['commit']}" + (" (dirty)" if git.get("dirty") else "")),
@@ -386,6 +421,8 @@ def training_section(summary: dict | None, images: dict[str, bytes], metrics: li
         parts.append(stage_metrics_table(metrics))
     if loss_png:
         parts.append(img(loss_png, "training loss and learning rate"))
+    if images.get(PREFERENCE_PNG):
+        parts += ["<h3>Preference stage</h3>", img(images[PREFERENCE_PNG], "preference loss, margin and accuracy")]
     if rewards_png:
         parts += ["<h3>GRPO rewards and KL</h3>", img(rewards_png, "GRPO rewards, KL and completion length")]
     return "\n".join(parts)
@@ -399,7 +436,8 @@ def stage_metrics_table(metrics: list[dict]) -> Raw:
 
     grpo_keys = ("reward_mean", "kl", "completion_len_mean") if grpo_rows(metrics) else ()
     body = []
-    for stage, rows in (("sft", sft_rows(metrics)), ("grpo", grpo_rows(metrics))):
+    for stage, rows in (("sft", sft_rows(metrics)), ("preference", preference_rows(metrics)),
+                        ("grpo", grpo_rows(metrics))):
         if rows:
             body.append([stage, len(rows), f"{rows[0].get('step')}–{rows[-1].get('step')}", span(rows, "loss"),
                          *(span(rows, k) for k in grpo_keys)])
@@ -507,6 +545,8 @@ def draw_plots(run_dir: Path, metrics: list[dict] | None, summary: dict | None) 
         plot_loss(metrics, run_dir / LOSS_PNG)
         if grpo_rows(metrics):
             plot_rewards(metrics, run_dir / REWARDS_PNG)
+        if preference_rows(metrics):
+            plot_preference(metrics, run_dir / PREFERENCE_PNG)
     if summary:
         plot_scorecard(summary, run_dir / SCORECARD_PNGS[0])
         plot_difficulty(summary, run_dir / SCORECARD_PNGS[1])

@@ -5,7 +5,7 @@ A `Stage` is made by the pipeline and handed to the backend's `train_sft` / `tra
 stage announces its plan (`steps(total, resumed)`), reports each finished step's figures
 (`step(...)`) and hands back `result(...)`. The harness owns:
 
-- the metrics row of each stage kind (`SFT`, `GRPO`; a preference stage adds a `Kind`): its
+- the metrics row of each stage kind (`SFT`, `PREFERENCE`, `GRPO`): its
   columns in order, their rounding, `tokens_per_s` and `elapsed_s`;
 - `metrics.jsonl` (one row per logged step, every `log_every` steps and the last), the log line
   and the compact progress bar;
@@ -128,6 +128,14 @@ GRPO = Kind("grpo", ("loss", "lr", "grad_norm", "reward_mean", "reward_std", "re
                            "tok_s": f"{r['tokens_per_s']:,.0f}"})
 
 
+PREFERENCE = Kind("preference", ("loss", "lr", "grad_norm", "reward_chosen", "reward_rejected", "margin", "accuracy",
+                                 "tokens"),
+                  line=lambda r: f"loss {r['loss']:.4f} margin {r['margin']:.3f} accuracy {r['accuracy']:.2f} "
+                                 f"lr {r['lr']:.3g} tokens/s {r['tokens_per_s']:.0f}",
+                  bar=lambda r: {"loss": f"{r['loss']:.4f}", "margin": f"{r['margin']:.3f}",
+                                 "tok_s": f"{r['tokens_per_s']:,.0f}"})
+
+
 class Stage:
     """One stage of one run (see the module docstring). `log` is the run's logger, for what a
     stage says beyond its steps; `budget` its clock."""
@@ -216,3 +224,8 @@ def sft_stage(run: evidence.Run, cfg, budget: Budget | None = None) -> Stage:
 def grpo_stage(run: evidence.Run, cfg, budget: Budget | None = None) -> Stage:
     """The GRPO stage of `run` (rows every `grpo.log_every` steps)."""
     return Stage(run, GRPO, log_every=cfg.grpo.log_every, budget=budget)
+
+
+def preference_stage(run: evidence.Run, cfg, budget: Budget | None = None) -> Stage:
+    """The preference stage of `run` (rows every `preference.log_every` steps)."""
+    return Stage(run, PREFERENCE, log_every=cfg.preference.log_every, budget=budget)

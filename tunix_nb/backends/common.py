@@ -68,6 +68,18 @@ class Backend(Protocol):
         """Supervised fine-tuning, resuming from the newest checkpoint under `root`; steps reported
         to `stage` (its metrics rows, clock and time budget)."""
 
+    def train_preference(self, cfg, policy: Policy, tokenizer, pairs: Sequence, stage: Stage, *, plan,
+                         root: Path) -> TrainResult:
+        """The preference stage (preference.algorithm) on encoded pairs (`tunix_nb.pairs.EncodedPair`,
+        DPO's reference log-probs with them), resuming from the newest checkpoint under `root`."""
+
+    def sample(self, policy: Policy, tokenizer, prompts: Sequence, *, cfg, plan) -> list[list[str]]:
+        """preference.num_samples completions of each prompt (`data.GrpoPrompt`), at preference's
+        temperature / top_k, seeded: the same config, the same texts."""
+
+    def pair_logps(self, policy: Policy, pairs: Sequence, *, cfg, plan):
+        """Each encoded pair's (chosen, rejected) summed log-probs under the policy, an (n, 2) array."""
+
     def train_grpo(self, cfg, policy: Policy, tokenizer, prompts: Sequence, stage: Stage, *, plan, root: Path,
                    rewards: Sequence | None = None) -> TrainResult:
         """GRPO, resuming from the newest checkpoint under `root`; steps reported to `stage`."""

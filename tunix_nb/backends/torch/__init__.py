@@ -11,8 +11,11 @@ from .load import check
 from .load import load as load_policy
 from .checkpoint import latest_step, restore
 from .sft import train as train_sft
+from .preference import pair_logps, sample
+from .preference import train as train_preference
 
-__all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_grpo", "predict", "export_hf"]
+__all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_preference",
+           "train_grpo", "predict", "sample", "pair_logps", "export_hf"]
 
 
 def checkpoints(root: Path) -> list[tuple[int, Path]]:
