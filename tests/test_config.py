@@ -234,6 +234,12 @@ def test_micro_batches_of_whole_groups_are_accepted():
     (["grpo.steps=3"], "unknown key grpo.steps; valid keys in grpo: num_generations"),
     ([*NO_SFT], "training.max_steps: is 0 (no SFT stage) and there is no grpo or preference section, so nothing would be trained"),
     (["training.epochs=null", "training.max_steps=-1", "grpo.max_steps=3"], "training.max_steps: must be >= 1"),
+    (["grpo.rewards.judge=1"], "grpo.judge_source: is null, but grpo.rewards.judge weighs the judge reward"),
+    (["grpo.judge_source=packaged:gemma-3-270m"], "grpo.rewards.judge: is 0 or missing, but grpo.judge_source"),
+    (["grpo.judge_source=packaged:gemma-3-270m", "grpo.rewards.judge=1", "grpo.judge_devices=0"],
+     "grpo.judge_devices: must be >= 1 or null"),
+    (["grpo.judge_devices=4"], "grpo.judge_devices: is set but there is no judge"),
+    (["grpo.rewards.vibes=1"], "grpo.rewards.vibes: unknown reward; valid rewards: format_exact"),
 ])
 def test_grpo_refusals_name_the_field(overrides, fragment):
     with pytest.raises(UserError) as e:

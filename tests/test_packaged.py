@@ -18,11 +18,6 @@ PROMPT = "The capital of France is"
 
 
 @pytest.fixture(scope="module")
-def gemma_dir():
-    return packaged.ensure_gemma3_270m()
-
-
-@pytest.fixture(scope="module")
 def tok(gemma_dir):
     return models.load_tokenizer(gemma_dir)
 

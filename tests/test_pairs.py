@@ -43,12 +43,21 @@ def test_on_policy_pairs_prefer_what_the_rewards_prefer():
     assert stats["reward_chosen_mean"] > stats["reward_rejected_mean"]
 
 
+def test_the_judge_ranks_on_policy_samples_when_weighed():
+    p = PreferenceConfig(max_new_tokens=64, rewards={"judge": 1.0})
+    by_length = lambda prompts, completions, **columns: [len(c) / 100 for c in completions]  # noqa: E731
+    found, stats = pairs.on_policy([prompt(0)], [[NO_FORMAT, "far longer than five", "ok"]], p, count=len,
+                                   extra={"judge": by_length})
+    assert (found[0].chosen, found[0].rejected) == ("far longer than five", "ok")  # alike but for the judge
+
+
 def test_encode_ends_each_completion_once_and_skips_what_is_too_long(tiny_tokenizer):
     end = tiny_tokenizer.convert_tokens_to_ids("<end_of_turn>")
     records = [PairRecord("a", "What is 2 + 3?", GOOD, WRONG + "<end_of_turn>"),
                PairRecord("b", "What is 2 + 3?", GOOD, "x " * 200)]
-    encoded, skipped = pairs.encode(records, tiny_tokenizer, PreferenceConfig(max_new_tokens=64))
+    encoded, skipped = pairs.encode(records, tiny_tokenizer, PreferenceConfig(max_new_tokens=64, pairs_file="f.jsonl"))
     assert skipped == 1 and [e.id for e in encoded] == ["a"]
+    assert pairs.encode(records, tiny_tokenizer, PreferenceConfig(max_new_tokens=64))[1] == 0  # on-policy: all kept
     e = encoded[0]
     assert e.chosen_ids[-1] == end and e.rejected_ids[-1] == end and e.rejected_ids.count(end) == 1
     assert e.prompt_ids[0] == tiny_tokenizer.bos_token_id and e.prompt_ids.count(tiny_tokenizer.bos_token_id) == 1
@@ -92,6 +101,7 @@ def test_validate_data_reads_a_pairs_file_with_mapped_columns(tmp_path):
     ({"num_samples": 1}, "preference.num_samples: must be >= 2"),
     ({"rewards": {"vibes": 1.0}}, "preference.rewards.vibes: unknown reward"),
     ({"columns": {"question": "q"}}, "preference.columns.question: is not one of our fields"),
+    ({"rewards": {"judge": 1.0}}, "preference.rewards.judge: weighs the judge, but there is no judge model"),
 ])
 def test_preference_settings_are_checked(setting, fragment):
     from tunix_nb.config import config_from_dict

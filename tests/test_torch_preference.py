@@ -1,6 +1,6 @@
 """The preference stage on the PyTorch backend, whole, through the CLI on the tiny model: SFT, then
-SimPO on on-policy pairs (sampled from the SFT model, scored by the configured rewards), then DPO on
-those pairs read back as a pairs file. The pairs file validates; every pair's chosen reward is above
+SimPO on on-policy pairs (sampled from the SFT model, scored by the configured rewards); and DPO alone
+on those pairs read back as a pairs file. The pairs file validates; every pair's chosen reward is above
 its rejected one; the held-out margin rises; DPO's first step, where the policy is its own
 reference, has the loss ln 2 exactly; rows, scorecard, curve and report carry the stage."""
 
@@ -27,7 +27,7 @@ def runs(tmp_path_factory):
     res = run_cli("run", "--config", str(SMOKE), "--run-id", "simpo", "--set", f"output.root={root}", *SFT, *PREFERENCE)
     assert res.returncode == 0, res.stderr[-3000:]
     dpo = ["--set", "preference.algorithm=dpo", "--set", f"preference.pairs_file={root / 'simpo' / 'preference_pairs.jsonl'}",
-           "--set", "preference.max_steps=3"]
+           "--set", "preference.max_steps=3", "--set", "training.max_steps=0"]  # DPO alone, on the base model
     res = run_cli("run", "--config", str(SMOKE), "--run-id", "dpo", "--set", f"output.root={root}", *SFT, *PREFERENCE, *dpo)
     assert res.returncode == 0, res.stderr[-3000:]
     return root

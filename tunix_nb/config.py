@@ -24,7 +24,7 @@ import yaml
 
 from . import resources
 from .errors import UserError
-from .rewards import REWARDS
+from .rewards import MODEL_REWARDS, REWARDS
 from .schema import EVAL_MAPPABLE, PAIR_FIELDS, TRAIN_FIELDS
 
 PROJECT_ROOT = resources.ROOT  # the checkout, or the installed package's copy of its files
@@ -371,6 +371,16 @@ class GrpoConfig:
     # The overlong reward's soft zone: 0 up to max_new_tokens - this, falling to -1 at max_new_tokens
     # (DAPO's soft overlong punishment; 128 is a sixth of the default 768); < max_new_tokens.
     overlong_soft_tokens: int = 128
+    # The judge reward (weight grpo.rewards.judge; 1st place of the Tunix Hack, G-RaR: a Gemma 3 12B judge's
+    # rubric score beside the verified rewards): any model.source grades each completion by the rubric
+    # file's criteria and template; its probability-weighted score, scaled to [0, 1], is the reward.
+    judge_source: str | None = None
+    judge_rubric: str = "training/rubrics/reasoning_1_10.yaml"
+    # Tunix: the devices the judge gets, a sub-mesh of its own (e.g. 4 of a v5e-8's 8 chips; the rest
+    # hold policy + reference); null: the judge shares the policy's devices.
+    judge_devices: int | None = None
+    # Distinct completions the judge scores in one forward pass.
+    judge_batch_size: int = 8
     # Rollout sampling seed; null: training.seed.
     seed: int | None = None
     # Log metrics every N GRPO steps (every step: GRPO steps are slow and noisy).
@@ -427,7 +437,17 @@ class GrpoConfig:
                  "lower those two, or set it to null")
         _require(self.prompt_limit is None or self.prompt_limit >= 1, "grpo.prompt_limit",
                  f"must be >= 1 or null (got {self.prompt_limit})")
-        object.__setattr__(self, "rewards", _reward_weights(self.rewards, "grpo.rewards"))
+        object.__setattr__(self, "rewards", _reward_weights(self.rewards, "grpo.rewards", MODEL_REWARDS))
+        judged = self.rewards.get("judge", 0) != 0
+        _require(judged == (self.judge_source is not None), "grpo.judge_source" if judged else "grpo.rewards.judge",
+                 "is null, but grpo.rewards.judge weighs the judge reward; name the judge model (any model.source, "
+                 "e.g. packaged:gemma-3-270m) or set grpo.rewards.judge=0" if judged else
+                 "is 0 or missing, but grpo.judge_source names a judge; give it a weight, e.g. grpo.rewards.judge=1.0")
+        _require(self.judge_devices is None or self.judge_devices >= 1, "grpo.judge_devices",
+                 f"must be >= 1 or null (got {self.judge_devices})")
+        _require(self.judge_devices is None or judged, "grpo.judge_devices",
+                 "is set but there is no judge (grpo.judge_source); set it to null")
+        _require(self.judge_batch_size >= 1, "grpo.judge_batch_size", f"must be >= 1 (got {self.judge_batch_size})")
         _require(1 <= self.overlong_soft_tokens < self.max_new_tokens, "grpo.overlong_soft_tokens",
                  f"({self.overlong_soft_tokens}) must be >= 1 and smaller than grpo.max_new_tokens "
                  f"({self.max_new_tokens}); lower it")
@@ -452,14 +472,15 @@ class GrpoConfig:
         return self.prompts_per_step * self.num_generations
 
 
-def _reward_weights(given: dict[str, float], field: str) -> dict[str, float]:
+def _reward_weights(given: dict[str, float], field: str, model_rewards: tuple[str, ...] = ()) -> dict[str, float]:
     """Reward weights checked and completed: names not given keep their default weight; stored
-    complete and in REWARDS order, so the resolved config (manifest, config.yaml, hash) shows every
-    weight actually used."""
+    complete and in REWARDS order (then the model rewards given), so the resolved config (manifest,
+    config.yaml, hash) shows every weight actually used."""
+    names = (*REWARDS, *model_rewards)
     for name in given:
-        _require(name in REWARDS, f"{field}.{name}", f"unknown reward; valid rewards: {', '.join(REWARDS)}")
+        _require(name in names, f"{field}.{name}", f"unknown reward; valid rewards: {', '.join(names)}")
     merged = {**DEFAULT_REWARD_WEIGHTS, **given}
-    weights = {name: float(merged[name]) for name in REWARDS if name in merged}
+    weights = {name: float(merged[name]) for name in names if name in merged}
     _require(any(w != 0 for w in weights.values()), field,
              "every weight is 0, so every completion would score 0 and nothing is learned; "
              "give at least one reward a nonzero weight")
@@ -496,7 +517,8 @@ class PreferenceConfig:
     top_k: int | None = 50
     max_prompt_len: int = 256
     max_new_tokens: int = 256
-    # Weights by reward name, as grpo.rewards (names not given keep their default weight).
+    # Weights by reward name, as grpo.rewards (names not given keep their default weight); `judge` ranks
+    # the samples by grpo.judge_source's rubric score too (a continuous score: fewer ties).
     rewards: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_REWARD_WEIGHTS))
     # Pairs kept out of training (a seeded pick): their mean chosen - rejected log-prob margin is
     # measured before and after the stage (the manifest's `preference`).
@@ -545,7 +567,7 @@ class PreferenceConfig:
                  f"must be > 0 or null (got {self.max_grad_norm})")
         _require(self.save_every is None or self.save_every >= 1, "preference.save_every",
                  f"must be >= 1 or null (got {self.save_every})")
-        object.__setattr__(self, "rewards", _reward_weights(self.rewards, "preference.rewards"))
+        object.__setattr__(self, "rewards", _reward_weights(self.rewards, "preference.rewards", MODEL_REWARDS))
 
     @property
     def beta_used(self) -> float:
@@ -602,6 +624,10 @@ class Config:
                  "is 0 (no SFT stage) and there is no grpo or preference section, so nothing would be trained; "
                  "set training.max_steps >= 1 (or training.epochs) or add a grpo section "
                  "(e.g. --set grpo.max_steps=100)")
+        if self.preference is not None and self.preference.rewards.get("judge", 0):
+            _require(self.grpo is not None and self.grpo.judge_source is not None, "preference.rewards.judge",
+                     "weighs the judge, but there is no judge model (grpo.judge_source); name one or set "
+                     "preference.rewards.judge=0")
         if t.max_batch_tokens is not None:
             _require(t.max_batch_tokens >= self.data.max_seq_len, "training.max_batch_tokens",
                      f"({t.max_batch_tokens}) is smaller than data.max_seq_len ({self.data.max_seq_len}), "

@@ -18,6 +18,7 @@ from .errors import UserError
 
 GB = 1024**3
 MEMORY_HEADROOM = 0.90  # leave room for the CUDA context, allocator fragmentation, eval
+JUDGE_OVERHEAD = 1.25  # the judge's frozen weights, plus a forward pass of a batch (a quarter on top, roughly)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,11 @@ def _host_memory_gb() -> float | None:
         return None
 
 
-def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle: bool = False) -> DevicePlan:
+def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle: bool = False,
+              judge_shape: ModelShape | None = None) -> DevicePlan:
+    """The device plan, and the memory preflight that refuses what cannot fit. `judge_shape`: the
+    judge reward's model (grpo.judge_source); on Tunix with grpo.judge_devices the judge's own devices
+    and the policy's (the rest) are checked each on their own."""
     t = cfg.training
     reasons: list[str] = []
     tunix = t.backend == "tunix"
@@ -150,10 +155,27 @@ def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle:
     reasons.append(batching)
 
     memory = {}
+    split = cfg.grpo.judge_devices if (tunix and cfg.grpo is not None) else None
+    if split:
+        reasons.append(f"judge on its own {split} device(s) (grpo.judge_devices), policy + reference on the "
+                       "other(s)")
     if shape is not None:
         memory = estimate_memory(cfg, shape, dtype)
-        # Tunix shards weights and optimizer state over every device of the mesh.
-        available = hw.memory_gb * hw.count if (tunix and hw.memory_gb and hw.platform != "cpu") else hw.memory_gb
+        # Tunix shards weights and optimizer state over every device of the mesh (the policy's mesh).
+        sharded = tunix and hw.memory_gb and hw.platform != "cpu"
+        available = hw.memory_gb * (hw.count - (split or 0)) if sharded else hw.memory_gb
+        if judge_shape is not None:
+            judge_gb = round(judge_shape.params * (2 if dtype == "bf16" else 4) * JUDGE_OVERHEAD / GB, 2)
+            memory["judge_gb"] = judge_gb
+            if split and sharded:  # the judge's own sub-mesh
+                judge_available = round(hw.memory_gb * split, 1)
+                memory["judge_available_gb"] = judge_available
+                if judge_gb > judge_available * MEMORY_HEADROOM:
+                    raise UserError(f"grpo.judge_devices: the judge ({judge_shape.params / 1e9:.2f} B params) needs "
+                                    f"~{judge_gb:.1f} GB but its {split} device(s) have {judge_available} GB; give "
+                                    "it more devices or name a smaller grpo.judge_source")
+            else:  # sharing the policy's memory
+                memory["total_gb"] = round(memory["total_gb"] + judge_gb, 2)
         if available:
             memory["available_gb"] = available
             budget = available * MEMORY_HEADROOM
@@ -163,6 +185,8 @@ def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle:
                 hint = ("use LoRA (training.lora: {rank: 16}) or the smoke preset (training/configs/smoke_tiny.yaml)"
                         if not t.lora else "lower training.max_batch_tokens / micro_batch_size, turn on "
                         "training.gradient_checkpointing, or use the smoke preset")
+                if split:
+                    hint = f"give the judge fewer devices (grpo.judge_devices: {split}), or " + hint
                 raise UserError(f"training: this plan needs ~{memory['total_gb']:.1f} GB but {hw.name} has "
                                 f"{available} GB ({_breakdown(memory)}); {hint}")
     else:

@@ -19,12 +19,14 @@ mean is scaled to [0, 1]; a judge that puts no mass on any score gives 0.
 `next_logprobs(rows)`, the judge model's log-probabilities of the token after each row (torch:
 `backends.torch.judge`; Tunix: `backends.tunix.judge`, on its own sub-mesh). A call scores its
 distinct (question, completion) items once each (GRPO groups repeat completions), in batches of
-`batch_size` items, every prefix a score needs in the same forward pass.
+`batch_size` items, every prefix a score needs in the same forward pass; the previous call's scores
+are reused (a GRPO step asks for its rollouts' rewards, then its rows log them).
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -32,10 +34,12 @@ from typing import Callable, Sequence
 import numpy as np
 import yaml
 
+from . import progress
 from .errors import UserError
 from .prompts import END_OF_TURN, EOS, format_prompt
 
 FIELDS = ("criteria", "scale", "template")
+PROGRESS_FROM = 4  # batches in one call from which the judge shows a progress bar
 PLACES = ("{criteria}", "{question}", "{completion}")
 
 
@@ -141,14 +145,21 @@ class Judge:
         self.rubric, self.tokenizer, self.next_logprobs, self.batch_size = rubric, tokenizer, next_logprobs, batch_size
         self.tokens = score_tokens(rubric, tokenizer)
         self.calls = 0
+        self._last: dict[tuple[str, str], float] = {}  # the previous call's scores (a step asks twice: reward, row)
 
     def __call__(self, prompts: Sequence[str], completions: Sequence[str], *, question=None, **columns) -> list[float]:
         questions = list(question) if question is not None else [question_of(p) for p in prompts]
         items = list(dict.fromkeys(zip(questions, completions)))  # distinct, in order: each scored once
-        scores: dict[tuple[str, str], float] = {}
-        for lo in range(0, len(items), self.batch_size):
-            batch = items[lo:lo + self.batch_size]
-            scores.update(zip(batch, self.score_batch(batch)))
+        scores = {item: self._last[item] for item in items if item in self._last}
+        todo = [item for item in items if item not in scores]
+        many = len(todo) > PROGRESS_FROM * self.batch_size  # ranking pairs: a bar; a GRPO step's few batches: none
+        with progress.bar(len(todo), "judge", "completion") if many else nullcontext() as bar:
+            for lo in range(0, len(todo), self.batch_size):
+                batch = todo[lo:lo + self.batch_size]
+                scores.update(zip(batch, self.score_batch(batch)))
+                if bar is not None:
+                    bar.update(len(batch))
+        self._last = scores
         return [scores[(q, c)] for q, c in zip(questions, completions)]
 
     def score_batch(self, items: Sequence[tuple[str, str]]) -> list[float]:

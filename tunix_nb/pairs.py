@@ -59,16 +59,20 @@ def best_and_worst(prompt: GrpoPrompt, texts: Sequence[str], scores: Sequence[fl
 
 
 def on_policy(prompts: Sequence[GrpoPrompt], samples: Sequence[Sequence[str]], p: PreferenceConfig,
-              count: Callable[[str], int]) -> tuple[list[PairRecord], dict]:
-    """Pairs from each prompt's samples scored by `p.rewards`; returns (pairs, the manifest's counts:
-    prompts, pairs, ties dropped, mean best / worst reward)."""
+              count: Callable[[str], int], extra: dict | None = None) -> tuple[list[PairRecord], dict]:
+    """Pairs from each prompt's samples scored by `p.rewards` (`extra`: model rewards by name, the
+    judge: every sample is scored in one call, so the judge fills its batches); returns (pairs, the
+    manifest's counts: prompts, pairs, ties dropped, mean best / worst reward)."""
+    owner = [i for i, texts in enumerate(samples) for _ in texts]
+    texts = [t for group in samples for t in group]
+    totals = rewards.score_all([prompts[i].prompt for i in owner], texts, p.rewards,
+                               answer=[prompts[i].answer for i in owner], max_tokens=p.max_new_tokens,
+                               soft_tokens=max(1, p.max_new_tokens // 6),  # a sixth, as GRPO's default 128 of 768
+                               count=count, extra=extra)["total"]
     pairs, best, worst = [], [], []
-    for prompt, texts in zip(prompts, samples):
-        n = len(texts)  # the overlong reward's soft zone: a sixth, as GRPO's default 128 of 768
-        scores = rewards.score_all([prompt.prompt] * n, list(texts), p.rewards, answer=[prompt.answer] * n,
-                                   max_tokens=p.max_new_tokens, soft_tokens=max(1, p.max_new_tokens // 6),
-                                   count=count)["total"]
-        pair = best_and_worst(prompt, texts, scores)
+    for i, prompt in enumerate(prompts):
+        scores = [total for total, j in zip(totals, owner) if j == i]
+        pair = best_and_worst(prompt, samples[i], scores)
         if pair is not None:
             pairs.append(pair)
             best.append(max(scores))
@@ -81,14 +85,17 @@ def on_policy(prompts: Sequence[GrpoPrompt], samples: Sequence[Sequence[str]], p
 
 
 def encode(pairs: Sequence[PairRecord], tokenizer, p: PreferenceConfig) -> tuple[list[EncodedPair], int]:
-    """(encoded pairs, how many were skipped): a prompt over `max_prompt_len` tokens or a completion
-    over `max_new_tokens` (before its <end_of_turn>: an on-policy sample that ran to the limit fits) is
-    skipped and counted, never cut (a cut completion would be preferred or rejected for its missing end)."""
+    """(encoded pairs, how many were skipped): a pairs file's pair whose prompt is over `max_prompt_len`
+    tokens or a completion over `max_new_tokens` (before its <end_of_turn>) is skipped and counted,
+    never cut (a cut completion would be preferred or rejected for its missing end). On-policy pairs
+    were sampled within those limits and are all kept (their decoded text can re-tokenize a little
+    longer: a model's odd byte tokens come back as several)."""
     out, skipped = [], 0
+    bounded = p.pairs_file is not None
     for pair in pairs:
         prompt = encode_prompt(tokenizer, pair.prompt)
         chosen, rejected = completion_ids(tokenizer, pair.chosen), completion_ids(tokenizer, pair.rejected)
-        if len(prompt) > p.max_prompt_len or max(len(chosen), len(rejected)) - 1 > p.max_new_tokens:
+        if bounded and (len(prompt) > p.max_prompt_len or max(len(chosen), len(rejected)) - 1 > p.max_new_tokens):
             skipped += 1
             continue
         out.append(EncodedPair(pair.id, prompt, chosen, rejected))
@@ -118,7 +125,8 @@ def margin(logps) -> float | None:
 
 
 def plan(p: PreferenceConfig, run: evidence.Run, from_file: Sequence[PairRecord], prompts: Sequence[GrpoPrompt],
-         sample: Callable[[Sequence[GrpoPrompt]], list[list[str]]], count: Callable[[str], int]) -> list[PairRecord]:
+         sample: Callable[[Sequence[GrpoPrompt]], list[list[str]]], count: Callable[[str], int],
+         extra: dict | None = None) -> list[PairRecord]:
     """The stage's pairs: the pairs file's, else the ones an earlier process of this run wrote, else
     sampled now (on-policy) and written to the run dir with their counts in the manifest."""
     if p.pairs_file is not None:
@@ -126,7 +134,7 @@ def plan(p: PreferenceConfig, run: evidence.Run, from_file: Sequence[PairRecord]
     path = run.dir / FILE
     if path.is_file():
         return inputs.load_records(path, "pairs")
-    pairs, stats = on_policy(prompts, sample(prompts), p, count)
+    pairs, stats = on_policy(prompts, sample(prompts), p, count, extra)
     evidence.write_jsonl_atomic(path, [_row(x) for x in pairs])
     run.update(preference={**(run.manifest.get("preference") or {}), **stats})
     return pairs

@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import (auth, backends, continuation, curriculum, data, device, evidence, inputs, models, pairs, report, rewards,
-               scoring, stages)
+from . import (auth, backends, continuation, curriculum, data, device, evidence, inputs, judge, models, pairs, report,
+               rewards, scoring, stages)
+from .config import resolve_path
 from .backends.common import Backend, Policy
 from .backends.torch import distributed
 from .stages import Budget, TrainResult
@@ -42,6 +43,7 @@ class Session:
     datasets: dict[str, dict]  # the manifest's entries (inputs.load_run_data)
     pairs: list = field(default_factory=list)  # preference.pairs_file's PairRecords (empty: none, or on-policy)
     pair_prompts: list = field(default_factory=list)  # the GrpoPrompts an on-policy preference stage samples
+    judge: judge.Judge | None = None  # the judge reward (grpo.judge_source), loaded before the run dir exists
     continues: continuation.Continuation | None = None  # an earlier session's run dir this run starts from
     run: evidence.Run | None = None
     policy: Policy | None = None
@@ -78,7 +80,7 @@ def prepare(cfg: Config, continue_from: str | Path | None = None) -> Session:
     """Everything checked and loaded before the run dir exists. `continue_from`: an earlier session's
     run dir (possibly read-only) whose newest whole checkpoint this run starts from."""
     cfg = with_run_id(cfg)
-    backend, source, plan = resolve_model(cfg)
+    backend, source, plan = resolve_model(cfg, with_judge=True)
     loaded = inputs.load_run_data(cfg)
     eval_records = data.spread_subset(loaded.eval, cfg.eval.limit)
     tokenizer = models.load_tokenizer(source.path)
@@ -97,13 +99,48 @@ def prepare(cfg: Config, continue_from: str | Path | None = None) -> Session:
     if cfg.training.lora is not None:
         models.check_lora_targets(source.path, cfg.training.lora.target_modules)
     backend.check(cfg, source.path)  # what this backend cannot load or do is refused before the run dir exists
+    grader = load_judge(cfg, backend, plan)
     continues = None
     if continue_from is not None:
         continues = continuation.find(continue_from, cfg, loaded.datasets, stages=trained_stages(cfg),
                                       at_most=lambda metrics: resume_limits(cfg, metrics))
     return Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=examples,
                    skipped=skipped, eval_records=eval_records, prompts=prompts, datasets=loaded.datasets,
-                   continues=continues, pairs=loaded.pairs, pair_prompts=pair_prompts)
+                   continues=continues, pairs=loaded.pairs, pair_prompts=pair_prompts, judge=grader)
+
+
+def load_judge(cfg: Config, backend: Backend, plan: device.DevicePlan) -> judge.Judge | None:
+    """The judge reward of grpo.judge_source with grpo.judge_rubric, its model loaded by the backend
+    (Tunix: on its own devices, grpo.judge_devices); what cannot be read or loaded is refused naming
+    the setting."""
+    g = cfg.grpo
+    if g is None or g.judge_source is None:
+        return None
+    rubric = judge.load_rubric(resolve_path(g.judge_rubric))
+    source = judge_source(cfg)
+    try:
+        tokenizer = models.load_tokenizer(source.path)
+        next_logprobs = backend.load_judge(cfg, source.path, plan)
+    except UserError as e:
+        raise UserError(str(e).replace("model.source:", f"grpo.judge_source ({g.judge_source}):", 1)) from None
+    except Exception as e:  # noqa: BLE001 - any loader failure is this setting's problem
+        raise UserError(f"grpo.judge_source: {g.judge_source}: cannot load the judge model ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:200]}); name a Gemma HF folder, packaged:gemma-3-270m or a "
+                        "Kaggle handle") from None
+    print(f"judge: {g.judge_source} ({source.path}), rubric {g.judge_rubric}")
+    return judge.Judge(rubric, tokenizer, next_logprobs, g.judge_batch_size)
+
+
+def judge_source(cfg: Config) -> models.ModelSource | None:
+    """grpo.judge_source fetched (or built) like model.source; errors name the judge's setting."""
+    if cfg.grpo is None or cfg.grpo.judge_source is None:
+        return None
+    spec, label = cfg.grpo.judge_source, cfg.model.hf_secret_label
+    try:
+        token = auth.get_token(spec, label)
+        return models.resolve_source(spec, None, token.value if token else None, label)
+    except UserError as e:
+        raise UserError(str(e).replace("model.source:", f"grpo.judge_source ({spec}):", 1)) from None
 
 
 def with_run_id(cfg: Config) -> Config:
@@ -113,9 +150,10 @@ def with_run_id(cfg: Config) -> Config:
     return replace(cfg, output=replace(cfg.output, run_id=evidence.default_run_id(cfg)))
 
 
-def resolve_model(cfg: Config) -> tuple[Backend, models.ModelSource, device.DevicePlan]:
+def resolve_model(cfg: Config, *, with_judge: bool = False) -> tuple[Backend, models.ModelSource, device.DevicePlan]:
     """The backend, the model source (fetched or converted once, auth where it needs it) and the
-    device plan; a complete run dir, or another config's, is refused before any model work."""
+    device plan (`with_judge`: grpo.judge_source fetched too, its memory in the preflight); a complete
+    run dir, or another config's, is refused before any model work."""
     evidence.Run.check_reopen(cfg)
     backend = backends.get(cfg.training.backend)
     hardware = device.detect(cfg.training.device)
@@ -123,7 +161,9 @@ def resolve_model(cfg: Config) -> tuple[Backend, models.ModelSource, device.Devi
     token = auth.get_token(cfg.model.source, label)
     print(auth.describe(token, cfg.model.source, label))
     source = models.resolve_source(cfg.model.source, cfg.model.revision, token.value if token else None, label)
-    plan = device.make_plan(cfg, hardware, models.model_shape(source.path), on_kaggle=auth.on_kaggle())
+    judged = judge_source(cfg) if with_judge else None  # a training run's judge counts in the memory preflight
+    plan = device.make_plan(cfg, hardware, models.model_shape(source.path), on_kaggle=auth.on_kaggle(),
+                            judge_shape=models.model_shape(judged.path) if judged else None)
     print(plan.describe())
     return backend, source, plan
 
@@ -209,13 +249,14 @@ def preference(s: Session) -> Path | None:
     with s.run.failing():
         logps = lambda batch: s.backend.pair_logps(s.policy, batch, cfg=s.cfg, plan=s.plan)  # noqa: E731
         sample = lambda prompts: s.backend.sample(s.policy, s.tokenizer, prompts, cfg=s.cfg, plan=s.plan)  # noqa: E731
-        records = pairs.plan(p, s.run, s.pairs, s.pair_prompts, sample, rewards.token_counter(s.tokenizer))
+        records = pairs.plan(p, s.run, s.pairs, s.pair_prompts, sample, rewards.token_counter(s.tokenizer),
+                             extra={"judge": s.judge} if s.judge is not None else None)
         encoded, too_long = pairs.encode(records, s.tokenizer, p)
         if len(encoded) < 1:
             raise UserError(f"preference: no pairs to train on ({len(s.pair_prompts)} prompts sampled "
-                            f"{p.num_samples} times each, every prompt's samples scored alike or ran over "
-                            "preference.max_new_tokens); raise preference.num_samples or preference.temperature, "
-                            "or give preference.pairs_file")
+                            f"{p.num_samples} times each, every prompt's samples scored alike by "
+                            "preference.rewards); raise preference.num_samples or preference.temperature, weigh a "
+                            "continuous reward (the judge), or give preference.pairs_file")
         train, held = pairs.split(encoded, p.held_out, s.cfg.training.seed if p.seed is None else p.seed)
         info = dict(s.run.manifest.get("preference") or {})
         if "held_out_margin_before" not in info:  # measured once, on the stage's starting model
@@ -240,7 +281,7 @@ def grpo(s: Session) -> Path | None:
             s.policy, s.tokenizer, records, cfg=s.cfg, plan=s.plan, desc="curriculum"))
         stage = stages.grpo_stage(s.run, s.cfg, s.budget.stage())
         result = _stage(s, "grpo", s.backend.train_grpo(s.cfg, s.policy, s.tokenizer, prompts, stage, plan=s.plan,
-                                                        root=checkpoint_root(s, "grpo")))
+                                                        root=checkpoint_root(s, "grpo"), judge=s.judge))
         return report.plot_rewards(result.rows, s.run.dir / "reward_curve.png")
 
 

@@ -76,6 +76,20 @@ def _integer_ticks():
     return MaxNLocator(integer=True)
 
 
+def _step_axis(ax, label: str) -> None:
+    """The shared x axis of a stage's curves: its steps, whole numbers."""
+    ax.set_xlabel(label)
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.grid(alpha=0.3)
+
+
+def _save(plt, fig, out: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def _empty_figure(plt, out: Path, title: str, text: str) -> Path:
     fig, ax = plt.subplots(figsize=(7, 2))
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=12, color="dimgray", transform=ax.transAxes)
@@ -108,10 +122,7 @@ def plot_loss(metrics: list[dict], out: Path) -> Path:
         ax2.set_ylabel("learning rate")
     ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right")
     ax.set_title("training loss (SFT)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def reward_names(metrics: list[dict]) -> list[str]:
@@ -162,13 +173,8 @@ def plot_rewards(metrics: list[dict], out: Path) -> Path:
         ax2.set_ylabel("completion length (tokens)")
     if lines:
         bottom.legend(lines, [ln.get_label() for ln in lines], loc="best", fontsize=8)
-    bottom.set_xlabel("GRPO step")
-    bottom.xaxis.set_major_locator(_integer_ticks())
-    bottom.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    _step_axis(bottom, "GRPO step")
+    return _save(plt, fig, out)
 
 
 def plot_preference(metrics: list[dict], out: Path) -> Path:
@@ -191,13 +197,8 @@ def plot_preference(metrics: list[dict], out: Path) -> Path:
     ax2.set_ylabel("pairs ranked right")
     bottom.set_ylabel("reward margin")
     bottom.legend(lines, [ln.get_label() for ln in lines], loc="best", fontsize=8)
-    bottom.set_xlabel("preference step")
-    bottom.xaxis.set_major_locator(_integer_ticks())
-    bottom.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    _step_axis(bottom, "preference step")
+    return _save(plt, fig, out)
 
 
 STAGE_COLORS = {"base": "tab:gray", "sft": "tab:blue", "preference": "tab:orange", "grpo": "tab:green"}
@@ -233,10 +234,7 @@ def plot_groups(stages: dict[str, dict[str, dict]], out: Path, title: str) -> Pa
     fig.suptitle(title)
     if k > 1:
         fig.legend(*axes[0].get_legend_handles_labels(), loc="upper right", ncol=k, frameon=False)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def _stage_groups(summary: dict, keys: tuple[str, ...]) -> dict[str, dict[str, dict]]:

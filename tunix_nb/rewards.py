@@ -138,14 +138,18 @@ REWARDS: dict[str, Callable[..., list[float]]] = {
 }
 
 
-def _check(weights: dict[str, float]) -> None:
-    unknown = [name for name in weights if name not in REWARDS]
+# Rewards that need a model (not pure functions): the pipeline builds them and hands them in as `extra`.
+MODEL_REWARDS = ("judge",)
+
+
+def _check(weights: dict[str, float], extra: dict | None = None) -> None:
+    unknown = [name for name in weights if name not in REWARDS and name not in (extra or {})]
     if unknown:
-        raise ValueError(f"unknown reward {unknown[0]!r}; valid rewards: {', '.join(REWARDS)}")
+        raise ValueError(f"unknown reward {unknown[0]!r}; valid rewards: {', '.join(REWARDS)}"
+                         + (" (the judge reward needs grpo.judge_source)" if unknown[0] in MODEL_REWARDS else ""))
 
 
-def _weighted(name: str, weight: float, params: dict) -> Callable[..., list[float]]:
-    fn = REWARDS[name]
+def _weighted(name: str, weight: float, params: dict, fn: Callable[..., list[float]]) -> Callable[..., list[float]]:
     # Bind only the parameters this reward declares; the rest would be mistaken for columns.
     mine = {k: v for k, v in params.items() if k in inspect.signature(fn).parameters and v is not None}
 
@@ -165,17 +169,22 @@ def token_counter(tokenizer) -> Callable[[str], int]:
 
 
 def make_reward_fns(weights: dict[str, float], *, max_tokens: int, soft_tokens: int,
-                    count: Callable[[str], int] | None = None) -> list[Callable[..., list[float]]]:
-    """One ``weight * reward`` callable per nonzero weight, in :data:`REWARDS` order."""
-    _check(weights)
+                    count: Callable[[str], int] | None = None,
+                    extra: dict[str, Callable[..., list[float]]] | None = None) -> list[Callable[..., list[float]]]:
+    """One ``weight * reward`` callable per nonzero weight, in :data:`REWARDS` order, then the `extra`
+    (model) rewards, e.g. {"judge": judge.Judge(...)}."""
+    _check(weights, extra)
     params = {"max_tokens": max_tokens, "soft_tokens": soft_tokens, "count": count}
-    return [_weighted(name, float(weights[name]), params) for name in REWARDS if weights.get(name, 0)]
+    fns = {**REWARDS, **(extra or {})}
+    return [_weighted(name, float(weights[name]), params, fns[name]) for name in fns if weights.get(name, 0)]
 
 
-def score_all(prompts, completions, weights: dict[str, float], **kw) -> dict[str, list[float]]:
-    """Unweighted values of every reward in ``weights`` (``kw``: columns and parameters), plus
-    ``"total"``, the weighted sum per completion."""
-    _check(weights)
-    out = {name: REWARDS[name](prompts, completions, **kw) for name in REWARDS if name in weights}
+def score_all(prompts, completions, weights: dict[str, float], *,
+              extra: dict[str, Callable[..., list[float]]] | None = None, **kw) -> dict[str, list[float]]:
+    """Unweighted values of every reward in ``weights`` (``kw``: columns and parameters; `extra`: model
+    rewards by name), plus ``"total"``, the weighted sum per completion."""
+    _check(weights, extra)
+    fns = {**REWARDS, **(extra or {})}
+    out = {name: fns[name](prompts, completions, **kw) for name in fns if name in weights}
     out["total"] = [sum(float(weights[name]) * out[name][i] for name in weights) for i in range(len(completions))]
     return out

@@ -80,9 +80,14 @@ class Backend(Protocol):
     def pair_logps(self, policy: Policy, pairs: Sequence, *, cfg, plan):
         """Each encoded pair's (chosen, rejected) summed log-probs under the policy, an (n, 2) array."""
 
+    def load_judge(self, cfg, source_path: Path, plan):
+        """The judge model (grpo.judge_source) as `next_logprobs(rows) -> (rows, vocab)`: the log-probs
+        of the token after each row of token ids (`tunix_nb.judge.Judge` does the rest)."""
+
     def train_grpo(self, cfg, policy: Policy, tokenizer, prompts: Sequence, stage: Stage, *, plan, root: Path,
-                   rewards: Sequence | None = None) -> TrainResult:
-        """GRPO, resuming from the newest checkpoint under `root`; steps reported to `stage`."""
+                   rewards: Sequence | None = None, judge=None) -> TrainResult:
+        """GRPO, resuming from the newest checkpoint under `root`; steps reported to `stage`. `judge`:
+        the judge reward (`tunix_nb.judge.Judge`) when grpo.rewards.judge weighs it."""
 
     def predict(self, policy: Policy, tokenizer, records: Sequence, *, cfg, plan, desc: str = "eval") -> list[dict]:
         """Greedy completions of the eval records: [{"id", "prediction"}]."""

@@ -13,9 +13,10 @@ from .checkpoint import latest_step, restore
 from .sft import train as train_sft
 from .preference import pair_logps, sample
 from .preference import train as train_preference
+from .judge import load_judge
 
 __all__ = ["check", "load_policy", "checkpoints", "latest_step", "restore", "train_sft", "train_preference",
-           "train_grpo", "predict", "sample", "pair_logps", "export_hf"]
+           "train_grpo", "predict", "sample", "pair_logps", "load_judge", "export_hf"]
 
 
 def checkpoints(root: Path) -> list[tuple[int, Path]]:

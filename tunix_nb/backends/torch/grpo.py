@@ -128,12 +128,12 @@ def aggregate(per_token, mask, mode: str, width: int | None = None):
 # --- the stage -----------------------------------------------------------------------------------
 
 def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], stage: Stage, *, plan, root: Path,
-          rewards: Sequence | None = None) -> TrainResult:
+          rewards: Sequence | None = None, judge=None) -> TrainResult:
     """GRPO for grpo.max_steps steps, checkpoints in `root`/step-<N>; a root with a whole
     checkpoint resumes after it. (No time budget: it is the Tunix backend's, refused for torch at
     config load; the manifest records the stage all the same.) `rewards`: reward functions to use
     instead of the configured `grpo.rewards` (their sum is the reward; the rows still log each
-    configured reward)."""
+    configured reward). `judge`: the judge reward, weighed by grpo.rewards.judge."""
     import torch
 
     from .decode import Decoder
@@ -172,6 +172,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
             prompt_texts = [p.prompt for p in rows for _ in range(G)]
             answers = [p.answer for p in rows for _ in range(G)]
             parts = rewards_lib.score_all(prompt_texts, batch.texts, g.rewards, max_tokens=g.max_new_tokens,
+                                          extra={"judge": judge} if judge is not None else None,
                                           soft_tokens=g.overlong_soft_tokens, count=count, answer=answers)
             total = (np.sum([fn(prompt_texts, batch.texts, answer=answers) for fn in rewards], axis=0) if rewards
                      else np.asarray(parts["total"]))  # the configured rewards' weighted sum

@@ -26,6 +26,14 @@ def check(cfg: Config, source_path: Path) -> None:
     if g.beta and cfg.training.lora is None:
         raise UserError("grpo.beta: the KL reference is the policy with its LoRA adapters disabled, and full "
                         "fine-tuning has none; configure training.lora or set grpo.beta=0")
+    if g.judge_devices is not None:
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if g.judge_devices != 1 or gpus < 2:
+            raise UserError(f"grpo.judge_devices: on the PyTorch backend the judge takes 1 CUDA device of its own, "
+                            f"the last one, and this machine has {gpus}; set it to 1 on a machine with 2 or more "
+                            "GPUs, or null (the judge shares the run's device)")
 
 
 def load(cfg: Config, source: models.ModelSource, plan) -> Policy:

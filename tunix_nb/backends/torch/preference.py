@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ... import checkpoints
+from ... import checkpoints, progress
 from ...data import GrpoPrompt, plan_prompt_steps
 from ...models import stop_token_ids
 from ...prompts import encode_formatted
@@ -144,11 +144,13 @@ def sample(policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], *, cfg, pla
     stops = stop_token_ids(tokenizer)
     rows = [encode_formatted(tokenizer, x.prompt) for x in prompts for _ in range(p.num_samples)]
     texts: list[str] = []
-    for n, lo in enumerate(range(0, len(rows), SAMPLE_ROWS)):
-        out = decoder.sample(rows[lo:lo + SAMPLE_ROWS], max_new_tokens=p.max_new_tokens, stop_ids=stops,
-                             pad_id=tokenizer.pad_token_id, temperature=p.temperature, top_k=p.top_k,
-                             seed=seed * 100_003 + n)
-        texts += [tokenizer.decode(_cut_at_stop(c, stops), skip_special_tokens=True) for c in out]
+    with progress.bar(len(rows), "sample pairs", "completion") as bar:
+        for n, lo in enumerate(range(0, len(rows), SAMPLE_ROWS)):
+            out = decoder.sample(rows[lo:lo + SAMPLE_ROWS], max_new_tokens=p.max_new_tokens, stop_ids=stops,
+                                 pad_id=tokenizer.pad_token_id, temperature=p.temperature, top_k=p.top_k,
+                                 seed=seed * 100_003 + n)
+            texts += [tokenizer.decode(_cut_at_stop(c, stops), skip_special_tokens=True) for c in out]
+            bar.update(len(out))
     return [texts[i:i + p.num_samples] for i in range(0, len(texts), p.num_samples)]
 
 

@@ -74,10 +74,11 @@ def make_optimizer(g: GrpoConfig):
     return optax.chain(optax.clip_by_global_norm(g.max_grad_norm), inner) if g.max_grad_norm else inner
 
 
-def reward_fns(g: GrpoConfig, tokenizer) -> list:
-    """The weighted rewards Tunix sums (each logged by Tunix as rewards/<name>)."""
+def reward_fns(g: GrpoConfig, tokenizer, judge=None) -> list:
+    """The weighted rewards Tunix sums (each logged by Tunix as rewards/<name>); `judge`: the judge reward."""
     return rewards_lib.make_reward_fns(g.rewards, max_tokens=g.max_new_tokens, soft_tokens=g.overlong_soft_tokens,
-                                       count=rewards_lib.token_counter(tokenizer))
+                                       count=rewards_lib.token_counter(tokenizer),
+                                       extra={"judge": judge} if judge is not None else None)
 
 
 def cluster(cfg: Config, policy: Policy, tokenizer, *, root: Path, seed: int, dtype: str):
@@ -129,12 +130,13 @@ def reference_model(cfg: Config, policy: Policy, dtype: str):
 
 
 def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], stage: Stage, *, plan, root: Path,
-          rewards: Sequence | None = None) -> TrainResult:
+          rewards: Sequence | None = None, judge=None) -> TrainResult:
     """GRPO for grpo.max_steps steps (or until the time budget says stop), checkpoints in
     `root`/actor/<step>. A root with checkpoints resumes after the latest one (Tunix restores the
     LoRA params and optimizer and skips the prompts it covered: the same prompt order).
     `rewards`: reward functions to use instead of the configured `grpo.rewards` (their sum is the
-    reward; the rows still log each configured reward on its own)."""
+    reward; the rows still log each configured reward on its own). `judge`: the judge reward, weighed
+    by grpo.rewards.judge (its scores of a step are reused by the rows, not asked for twice)."""
     g = cfg.grpo
     seed = cfg.training.seed if g.seed is None else g.seed
     schedule = plan_prompt_steps(len(prompts), prompts_per_step=g.prompts_per_step, steps=g.max_steps, seed=seed,
@@ -153,7 +155,8 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
         """Tunix metric fn: called with each micro-batch's rollouts before it trains."""
         step = trainer.train_steps + 1
         raw = rewards_lib.score_all(prompts, completions, g.rewards, max_tokens=g.max_new_tokens,
-                                    soft_tokens=g.overlong_soft_tokens, count=count, **columns)
+                                    soft_tokens=g.overlong_soft_tokens, count=count,
+                                    extra={"judge": judge} if judge is not None else None, **columns)
         s = per_step.setdefault(step, new_stats())
         s["rewards"] += [float(r) for r in rewards]
         for k in g.rewards:
@@ -191,7 +194,7 @@ def train(cfg: Config, policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt],
             yield {"prompts": np.array([p.prompt for p in rows]), "answer": np.array([p.answer for p in rows])}
 
     learner = learner_cls(rl_cluster=rl_cluster, algo_config=config,
-                          reward_fns=list(rewards) if rewards else reward_fns(g, tokenizer),
+                          reward_fns=list(rewards) if rewards else reward_fns(g, tokenizer, judge),
                           metric_fns=[observe])
     # The vanilla rollout's sampler keeps the arrays it was built with; with a shared model Tunix
     # skips the weight sync, so without this the rollouts would come from the starting policy forever.

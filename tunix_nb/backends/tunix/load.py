@@ -185,11 +185,21 @@ def apply_lora(model, lora: LoraConfig, seed: int):
     return qwix.apply_lora_to_model(model, provider, rngs=nnx.Rngs(seed), **model.get_model_input())
 
 
-def make_mesh(tensor_parallel: int = 1):
-    """All devices: `fsdp` over devices // tp, `tp` over tensor_parallel (8 x 1 on a v5e-8)."""
+def split_devices(cfg: Config) -> tuple[list, list]:
+    """(the policy's devices, the judge's): with grpo.judge_devices = k the judge gets the last k
+    devices, a sub-mesh of its own, and policy + reference the others; otherwise they share all."""
     import jax
 
     devices = jax.devices()
+    k = cfg.grpo.judge_devices if cfg.grpo is not None else None
+    return (devices[:-k], devices[-k:]) if k else (devices, devices)
+
+
+def make_mesh(tensor_parallel: int = 1, devices=None):
+    """`devices` (default: all): `fsdp` over devices // tp, `tp` over tensor_parallel (8 x 1 on a v5e-8)."""
+    import jax
+
+    devices = jax.devices() if devices is None else list(devices)
     if len(devices) % tensor_parallel:
         raise UserError(f"training.tensor_parallel: {tensor_parallel} does not divide the {len(devices)} devices")
     grid = np.array(devices).reshape(len(devices) // tensor_parallel, tensor_parallel)
@@ -206,10 +216,25 @@ def shard_model(model, mesh) -> None:
 
 
 def check(cfg: Config, source_path: Path) -> None:
-    """Refuse, before anything is written, a model or LoRA targets the Tunix backend cannot handle."""
+    """Refuse, before anything is written, a model or LoRA targets the Tunix backend cannot handle, a
+    judge sub-mesh that leaves the policy no devices, and preference batches its mesh cannot split."""
+    import jax
+
     tunix_model_config(source_path, cfg.training.tensor_parallel)
     if cfg.training.lora is not None:
         qwix_module_path(cfg.training.lora.target_modules)
+    n, tp = len(jax.devices()), cfg.training.tensor_parallel
+    k = cfg.grpo.judge_devices if cfg.grpo is not None else None
+    if k and k >= n:
+        raise UserError(f"grpo.judge_devices: {k} of this machine's {n} devices leaves none for the policy; "
+                        f"use at most {n - 1} (e.g. 4 of a v5e-8's 8), or null to share the devices")
+    if k and (n - k) % tp:
+        raise UserError(f"grpo.judge_devices: the {n - k} devices left for the policy are not a multiple of "
+                        f"training.tensor_parallel ({tp}); change one of them")
+    data_parallel = (n - (k or 0)) // tp
+    if cfg.preference is not None and cfg.preference.pairs_per_step % data_parallel:
+        raise UserError(f"preference.pairs_per_step: {cfg.preference.pairs_per_step} pairs cannot be split over the "
+                        f"policy's {data_parallel} data-parallel devices; use a multiple of {data_parallel}")
 
 
 def build_lora_policy(cfg: Config, source_path: Path, dtype: str, *, with_base: bool = False):
@@ -219,15 +244,17 @@ def build_lora_policy(cfg: Config, source_path: Path, dtype: str, *, with_base: 
     t = cfg.training
     base, model_config = load_model(source_path, dtype=dtype, tensor_parallel=t.tensor_parallel,
                                     remat=t.gradient_checkpointing)
-    model, mesh = place_policy(base, t.lora, t.seed, t.tensor_parallel, with_base=with_base)
+    model, mesh = place_policy(base, t.lora, t.seed, t.tensor_parallel, with_base=with_base,
+                               devices=split_devices(cfg)[0])
     return (model, model_config, mesh, base) if with_base else (model, model_config, mesh)
 
 
-def place_policy(base, lora: LoraConfig | None, seed: int, tensor_parallel: int = 1, *, with_base: bool = False):
-    """A built base model with LoRA (if any) added and sharded over the mesh: (policy, mesh).
-    `with_base`: the base is placed first, so the policy's backbone is those very arrays (no
-    second copy) and the base can serve as the reference."""
-    mesh = make_mesh(tensor_parallel)
+def place_policy(base, lora: LoraConfig | None, seed: int, tensor_parallel: int = 1, *, with_base: bool = False,
+                 devices=None):
+    """A built base model with LoRA (if any) added and sharded over the mesh of `devices` (default:
+    all): (policy, mesh). `with_base`: the base is placed first, so the policy's backbone is those
+    very arrays (no second copy) and the base can serve as the reference."""
+    mesh = make_mesh(tensor_parallel, devices)
     with mesh:
         if with_base:
             shard_model(base, mesh)

@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ... import progress
 from ...checkpoints import ACTOR
 from ...data import GrpoPrompt, plan_prompt_steps
 from ...models import stop_token_ids
@@ -128,7 +129,7 @@ def sample(policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], *, cfg, pla
     width = prompt_length(max(x.prompt_tokens for x in prompts))
     size = cfg.eval.batch_size
     out: list[str] = []
-    with policy.mesh:
+    with policy.mesh, progress.bar(len(texts), "sample pairs", "completion") as bar:
         sampler = make_sampler(policy.model, policy.config, tokenizer, cache_size=width + p.max_new_tokens)
         for n, lo in enumerate(range(0, len(texts), size)):
             chunk = texts[lo:lo + size]
@@ -137,6 +138,7 @@ def sample(policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], *, cfg, pla
                              max_prompt_length=width, temperature=p.temperature, top_k=p.top_k, top_p=1.0,
                              seed=seed * 100_003 + n, eos_tokens=stop_token_ids(tokenizer))
             out += [tokenizer.decode(list(t), skip_special_tokens=True) for t in result.tokens[:len(chunk)]]
+            bar.update(len(chunk))
     return [out[i:i + p.num_samples] for i in range(0, len(out), p.num_samples)]
 
 
