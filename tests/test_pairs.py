@@ -3,6 +3,7 @@ the same rewards GRPO uses; encoding with one <end_of_turn>, over-long pairs ski
 split; the pairs file kind (validated like every dataset, columns mapped)."""
 
 import json
+from dataclasses import asdict
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_validate_data_reads_a_pairs_file_with_mapped_columns(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "3 pairs records, all valid" in res.stdout
     bare = tmp_path / "ours.jsonl"
-    pairs.evidence.write_jsonl_atomic(bare, [pairs._row(PairRecord("x", "q", GOOD, WRONG))])
+    pairs.evidence.write_jsonl_atomic(bare, [asdict(PairRecord("x", "q", GOOD, WRONG))])
     assert load_records(bare, "pairs") == [PairRecord("x", "q", GOOD, WRONG)]
 
 

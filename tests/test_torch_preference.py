@@ -2,14 +2,20 @@
 SimPO on on-policy pairs (sampled from the SFT model, scored by the configured rewards); and DPO alone
 on those pairs read back as a pairs file. The pairs file validates; every pair's chosen reward is above
 its rejected one; the held-out margin rises; DPO's first step, where the policy is its own
-reference, has the loss ln 2 exactly; rows, scorecard, curve and report carry the stage."""
+reference, has the loss ln 2 exactly; rows, scorecard, curve and report carry the stage; SIGKILL
+mid-stage and the same command resume it to the uninterrupted run's rows and weights."""
 
 import json
 import math
+import re
+import signal
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
-from conftest import ROOT, SMOKE, run_cli
+from conftest import ROOT, SMOKE, run_cli, wait_for
 from tunix_nb import checkpoints, rewards
 from tunix_nb.config import load_config
 from tunix_nb.evidence import read_jsonl
@@ -87,3 +93,35 @@ def test_dpo_on_a_pairs_file_starts_at_ln2_against_its_own_reference(runs):
     assert rows[0]["loss"] == pytest.approx(math.log(2), abs=1e-5)
     assert rows[0]["margin"] == pytest.approx(0.0, abs=1e-5)
     assert rows[-1]["margin"] > 0
+
+
+def test_sigkill_mid_preference_then_resume_trains_like_the_uninterrupted_run(runs, tmp_path):
+    """Killed after the preference stage's step 3 (checkpoints every 2 steps), the same command resumes
+    from step 2 with the pairs it wrote (not sampled again) and the margin measured before: the rows
+    and the final weights are the uninterrupted run's ("simpo", the same recipe)."""
+    from safetensors.numpy import load_file
+
+    args = ["run", "--config", str(SMOKE), "--run-id", "killed", "--set", f"output.root={tmp_path}", *SFT,
+            *PREFERENCE, "--set", "preference.save_every=2"]
+    proc = subprocess.Popen([sys.executable, "-m", "tunix_nb", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    logged = lambda: metrics.read_text().count('"stage": "preference"') if metrics.exists() else 0  # noqa: E731
+    wait_for(proc, lambda: logged() >= 3, "preference step 3", timeout=300)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    pairs = (tmp_path / "killed" / "preference_pairs.jsonl").read_text()
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr[-3000:]
+    # step 3 logged, the checkpoint of step 4 not yet written (a slow poll may see step 4's, then 4 it is)
+    assert re.search(r"resuming killed from sft step 30, preference step [24] ", res.stdout), res.stdout[-2000:]
+    assert "sample pairs" not in res.stderr and (tmp_path / "killed" / "preference_pairs.jsonl").read_text() == pairs
+    got, want = (manifest(d)["preference"] for d in (tmp_path / "killed", runs / "simpo"))
+    assert got == want  # the same pairs, split and margins
+    got, want = ([r for r in read_jsonl(d / "metrics.jsonl") if r["stage"] == "preference"]
+                 for d in (tmp_path / "killed", runs / "simpo"))
+    assert [r["step"] for r in got] == list(range(1, 9))  # each step once
+    assert [r["loss"] for r in got] == pytest.approx([r["loss"] for r in want], abs=1e-5)
+    a, b = (load_file(checkpoints.torch_dir(d / "checkpoints", 8) / "model.safetensors")
+            for d in (tmp_path / "killed", runs / "simpo"))
+    assert max(float(np.max(np.abs(a[k] - b[k]))) for k in a) < 1e-5

@@ -16,7 +16,7 @@ while training, and a resume reads them back instead of asking the (by then trai
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -135,7 +135,8 @@ def plan(p: PreferenceConfig, run: evidence.Run, from_file: Sequence[PairRecord]
     if path.is_file():
         return inputs.load_records(path, "pairs")
     pairs, stats = on_policy(prompts, sample(prompts), p, count, extra)
-    evidence.write_jsonl_atomic(path, [_row(x) for x in pairs])
+    if pairs:  # none: the stage is refused, and a rerun samples the same again
+        evidence.write_jsonl_atomic(path, [asdict(x) for x in pairs])
     run.update(preference={**(run.manifest.get("preference") or {}), **stats})
     return pairs
 
@@ -151,8 +152,3 @@ def with_reference(pairs: list[EncodedPair], run: evidence.Run,
         known = {x.id: tuple(map(float, row)) for x, row in zip(pairs, logps(pairs))}
         evidence.write_jsonl_atomic(path, [{"id": i, "chosen": c, "rejected": r} for i, (c, r) in known.items()])
     return [replace(x, ref_chosen=known[x.id][0], ref_rejected=known[x.id][1]) for x in pairs]
-
-
-def _row(pair: PairRecord) -> dict:
-    return {"id": pair.id, "prompt": pair.prompt, "chosen": pair.chosen, "rejected": pair.rejected,
-            "section": pair.section, "category": pair.category, "difficulty": pair.difficulty}
