@@ -138,8 +138,6 @@ class Judge:
     it, the question inside the chat-formatted prompt. `next_logprobs(rows)` -> (rows, vocab) log-probs of each row's next token;
     `calls` counts them (one per batch of `batch_size` distinct items)."""
 
-    __name__ = "judge"
-
     def __init__(self, rubric: Rubric, tokenizer, next_logprobs: Callable[[list[list[int]]], np.ndarray],
                  batch_size: int = 8):
         self.rubric, self.tokenizer, self.next_logprobs, self.batch_size = rubric, tokenizer, next_logprobs, batch_size

@@ -124,13 +124,11 @@ def margin(logps) -> float | None:
     return round(sum(c - r for c, r in rows) / len(rows), 6) if rows else None
 
 
-def plan(p: PreferenceConfig, run: evidence.Run, from_file: Sequence[PairRecord], prompts: Sequence[GrpoPrompt],
-         sample: Callable[[Sequence[GrpoPrompt]], list[list[str]]], count: Callable[[str], int],
-         extra: dict | None = None) -> list[PairRecord]:
-    """The stage's pairs: the pairs file's, else the ones an earlier process of this run wrote, else
-    sampled now (on-policy) and written to the run dir with their counts in the manifest."""
-    if p.pairs_file is not None:
-        return list(from_file)
+def on_policy_plan(p: PreferenceConfig, run: evidence.Run, prompts: Sequence[GrpoPrompt],
+                   sample: Callable[[Sequence[GrpoPrompt]], list[list[str]]], count: Callable[[str], int],
+                   extra: dict | None = None) -> list[PairRecord]:
+    """The on-policy stage's pairs: the ones an earlier process of this run wrote, else sampled now
+    and written to the run dir, with their counts in the manifest."""
     path = run.dir / FILE
     if path.is_file():
         return inputs.load_records(path, "pairs")

@@ -41,7 +41,8 @@ class Session:
     eval_records: list
     prompts: list  # GRPO prompts (empty without a GRPO stage)
     datasets: dict[str, dict]  # the manifest's entries (inputs.load_run_data)
-    pairs: list = field(default_factory=list)  # preference.pairs_file's PairRecords (empty: none, or on-policy)
+    pairs: list = field(default_factory=list)  # preference.pairs_file's pairs, encoded (empty: none, or on-policy)
+    pairs_skipped: int = 0  # the pairs file's pairs that did not fit preference's limits
     pair_prompts: list = field(default_factory=list)  # the GrpoPrompts an on-policy preference stage samples
     judge: judge.Judge | None = None  # the judge reward (grpo.judge_source), loaded before the run dir exists
     continues: continuation.Continuation | None = None  # an earlier session's run dir this run starts from
@@ -80,7 +81,8 @@ def prepare(cfg: Config, continue_from: str | Path | None = None) -> Session:
     """Everything checked and loaded before the run dir exists. `continue_from`: an earlier session's
     run dir (possibly read-only) whose newest whole checkpoint this run starts from."""
     cfg = with_run_id(cfg)
-    backend, source, plan = resolve_model(cfg, with_judge=True)
+    judged = judge_source(cfg)
+    backend, source, plan = resolve_model(cfg, judge_model=judged)
     loaded = inputs.load_run_data(cfg)
     eval_records = data.spread_subset(loaded.eval, cfg.eval.limit)
     tokenizer = models.load_tokenizer(source.path)
@@ -95,34 +97,35 @@ def prepare(cfg: Config, continue_from: str | Path | None = None) -> Session:
             where = loaded.datasets.get("grpo_prompts", loaded.datasets["train"])["path"]
             raise UserError(f"grpo.max_prompt_len: all {too_long} prompts of {where} are longer "
                             f"than {cfg.grpo.max_prompt_len} tokens; raise grpo.max_prompt_len")
-    pair_prompts = preference_prompts(cfg, loaded, tokenizer)
+    file_pairs, pairs_skipped, pair_prompts = preference_inputs(cfg, loaded, tokenizer)
     if cfg.training.lora is not None:
         models.check_lora_targets(source.path, cfg.training.lora.target_modules)
     backend.check(cfg, source.path)  # what this backend cannot load or do is refused before the run dir exists
-    grader = load_judge(cfg, backend, plan)
+    grader = load_judge(cfg, backend, plan, judged)
     continues = None
     if continue_from is not None:
         continues = continuation.find(continue_from, cfg, loaded.datasets, stages=trained_stages(cfg),
                                       at_most=lambda metrics: resume_limits(cfg, metrics))
     return Session(cfg=cfg, backend=backend, plan=plan, source=source, tokenizer=tokenizer, examples=examples,
                    skipped=skipped, eval_records=eval_records, prompts=prompts, datasets=loaded.datasets,
-                   continues=continues, pairs=loaded.pairs, pair_prompts=pair_prompts, judge=grader)
+                   continues=continues, pairs=file_pairs, pairs_skipped=pairs_skipped,
+                   pair_prompts=pair_prompts, judge=grader)
 
 
-def load_judge(cfg: Config, backend: Backend, plan: device.DevicePlan) -> judge.Judge | None:
-    """The judge reward of grpo.judge_source with grpo.judge_rubric, its model loaded by the backend
-    (Tunix: on its own devices, grpo.judge_devices); what cannot be read or loaded is refused naming
-    the setting."""
+def load_judge(cfg: Config, backend: Backend, plan: device.DevicePlan,
+               source: models.ModelSource | None) -> judge.Judge | None:
+    """The judge reward of grpo.judge_source (`source`, fetched) with grpo.judge_rubric, its model
+    loaded by the backend (Tunix: on its own devices, grpo.judge_devices); what cannot be read or
+    loaded is refused naming the setting."""
     g = cfg.grpo
-    if g is None or g.judge_source is None:
+    if source is None:
         return None
     rubric = judge.load_rubric(resolve_path(g.judge_rubric))
-    source = judge_source(cfg)
     try:
         tokenizer = models.load_tokenizer(source.path)
         next_logprobs = backend.load_judge(cfg, source.path, plan)
     except UserError as e:
-        raise UserError(str(e).replace("model.source:", f"grpo.judge_source ({g.judge_source}):", 1)) from None
+        raise _naming_the_judge(e, g.judge_source) from None
     except Exception as e:  # noqa: BLE001 - any loader failure is this setting's problem
         raise UserError(f"grpo.judge_source: {g.judge_source}: cannot load the judge model ({type(e).__name__}: "
                         f"{str(e).splitlines()[0][:200]}); name a Gemma HF folder, packaged:gemma-3-270m or a "
@@ -140,7 +143,12 @@ def judge_source(cfg: Config) -> models.ModelSource | None:
         token = auth.get_token(spec, label)
         return models.resolve_source(spec, None, token.value if token else None, label)
     except UserError as e:
-        raise UserError(str(e).replace("model.source:", f"grpo.judge_source ({spec}):", 1)) from None
+        raise _naming_the_judge(e, spec) from None
+
+
+def _naming_the_judge(e: UserError, spec: str) -> UserError:
+    """A model loader's refusal (worded for model.source) as the judge's setting's."""
+    return UserError(str(e).replace("model.source:", f"grpo.judge_source ({spec}):", 1))
 
 
 def with_run_id(cfg: Config) -> Config:
@@ -150,10 +158,11 @@ def with_run_id(cfg: Config) -> Config:
     return replace(cfg, output=replace(cfg.output, run_id=evidence.default_run_id(cfg)))
 
 
-def resolve_model(cfg: Config, *, with_judge: bool = False) -> tuple[Backend, models.ModelSource, device.DevicePlan]:
+def resolve_model(cfg: Config, *, judge_model: models.ModelSource | None = None
+                  ) -> tuple[Backend, models.ModelSource, device.DevicePlan]:
     """The backend, the model source (fetched or converted once, auth where it needs it) and the
-    device plan (`with_judge`: grpo.judge_source fetched too, its memory in the preflight); a complete
-    run dir, or another config's, is refused before any model work."""
+    device plan (`judge_model`: a training run's judge model, whose memory the preflight counts too); a
+    complete run dir, or another config's, is refused before any model work."""
     evidence.Run.check_reopen(cfg)
     backend = backends.get(cfg.training.backend)
     hardware = device.detect(cfg.training.device)
@@ -161,9 +170,8 @@ def resolve_model(cfg: Config, *, with_judge: bool = False) -> tuple[Backend, mo
     token = auth.get_token(cfg.model.source, label)
     print(auth.describe(token, cfg.model.source, label))
     source = models.resolve_source(cfg.model.source, cfg.model.revision, token.value if token else None, label)
-    judged = judge_source(cfg) if with_judge else None  # a training run's judge counts in the memory preflight
     plan = device.make_plan(cfg, hardware, models.model_shape(source.path), on_kaggle=auth.on_kaggle(),
-                            judge_shape=models.model_shape(judged.path) if judged else None)
+                            judge_shape=models.model_shape(judge_model.path) if judge_model else None)
     print(plan.describe())
     return backend, source, plan
 
@@ -220,23 +228,25 @@ def sft(s: Session) -> Path | None:
         return report.plot_loss(result.rows, s.run.dir / "loss_curve.png")
 
 
-def preference_prompts(cfg: Config, loaded: inputs.RunData, tokenizer) -> list:
-    """The prompts an on-policy preference stage samples (none with a pairs file, or no stage); a
-    pairs file none of whose pairs fit is refused here too."""
+def preference_inputs(cfg: Config, loaded: inputs.RunData, tokenizer) -> tuple[list, int, list]:
+    """(the pairs file's pairs encoded, how many did not fit, the prompts an on-policy stage samples):
+    empty without a preference stage; a pairs file none of whose pairs fit, or prompts none of which
+    do, are refused here."""
     p = cfg.preference
     if p is None:
-        return []
+        return [], 0, []
     if p.pairs_file is not None:
-        if not pairs.encode(loaded.pairs, tokenizer, p)[0]:
+        encoded, skipped = pairs.encode(loaded.pairs, tokenizer, p)
+        if not encoded:
             raise UserError(f"preference.max_prompt_len / preference.max_new_tokens: none of the {len(loaded.pairs)} "
                             f"pairs of {loaded.datasets['preference_pairs']['path']} fits ({p.max_prompt_len} prompt "
                             f"tokens, {p.max_new_tokens} per completion); raise them")
-        return []
+        return encoded, skipped, []
     prompts, too_long = data.grpo_prompts(loaded.pair_prompts, tokenizer, p.max_prompt_len)
     if not prompts:
         raise UserError(f"preference.max_prompt_len: all {too_long} prompts are longer than {p.max_prompt_len} "
                         "tokens; raise preference.max_prompt_len")
-    return prompts
+    return [], 0, prompts
 
 
 def preference(s: Session) -> Path | None:
@@ -249,9 +259,12 @@ def preference(s: Session) -> Path | None:
     with s.run.failing():
         logps = lambda batch: s.backend.pair_logps(s.policy, batch, cfg=s.cfg, plan=s.plan)  # noqa: E731
         sample = lambda prompts: s.backend.sample(s.policy, s.tokenizer, prompts, cfg=s.cfg, plan=s.plan)  # noqa: E731
-        records = pairs.plan(p, s.run, s.pairs, s.pair_prompts, sample, rewards.token_counter(s.tokenizer),
-                             extra={"judge": s.judge} if s.judge is not None else None)
-        encoded, too_long = pairs.encode(records, s.tokenizer, p)
+        if p.pairs_file is not None:
+            encoded, too_long = s.pairs, s.pairs_skipped
+        else:
+            records = pairs.on_policy_plan(p, s.run, s.pair_prompts, sample, rewards.token_counter(s.tokenizer),
+                                           extra={"judge": s.judge} if s.judge is not None else None)
+            encoded, too_long = pairs.encode(records, s.tokenizer, p)
         if len(encoded) < 1:
             raise UserError(f"preference: no pairs to train on ({len(s.pair_prompts)} prompts sampled "
                             f"{p.num_samples} times each, every prompt's samples scored alike by "

@@ -27,7 +27,7 @@ from ...data import GrpoPrompt, plan_prompt_steps
 from ...models import stop_token_ids
 from ...stages import Stage, TrainResult
 from ..common import Policy, lr_lambda
-from .trainer import latest_step, step_hooks
+from .trainer import adamw, latest_step, step_hooks
 
 # Rollouts per step and groups must line up: Tunix repeats each prompt G times inside a
 # micro-batch, so micro-batches are counted in prompts here (grpo.micro_batch_size / G).
@@ -59,19 +59,9 @@ def _with(config, extra: dict):
 
 def make_optimizer(g: GrpoConfig):
     """AdamW (the starter's b1/b2/weight decay), warmup then decay over grpo.max_steps, clipping."""
-    import jax.numpy as jnp
-    import optax
-
-    warmup = int(g.warmup_ratio * g.max_steps)
-    factors = jnp.asarray([lr_lambda(warmup, g.lr_schedule, g.max_steps)(s) for s in range(g.max_steps)],
-                          dtype=jnp.float32)
-
-    def schedule(count):
-        return g.learning_rate * factors[jnp.minimum(count, g.max_steps - 1)]
-
-    inner = optax.inject_hyperparams(optax.adamw)(learning_rate=schedule, b1=g.adam_b1, b2=g.adam_b2,
-                                                  weight_decay=g.weight_decay)
-    return optax.chain(optax.clip_by_global_norm(g.max_grad_norm), inner) if g.max_grad_norm else inner
+    factor = lr_lambda(int(g.warmup_ratio * g.max_steps), g.lr_schedule, g.max_steps)
+    return adamw(g.learning_rate, factor, g.max_steps, b1=g.adam_b1, b2=g.adam_b2, weight_decay=g.weight_decay,
+                 max_grad_norm=g.max_grad_norm)
 
 
 def reward_fns(g: GrpoConfig, tokenizer, judge=None) -> list:

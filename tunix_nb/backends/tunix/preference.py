@@ -29,7 +29,7 @@ from ..common import Policy, lr_lambda
 from ..torch.preference import ALGORITHMS, PreferenceLoss, spec_of
 from .sample import make_sampler, prompt_length
 from .sft import round_up
-from .trainer import latest_step, step_hooks
+from .trainer import adamw, latest_step, step_hooks
 
 __all__ = ["ALGORITHMS", "PreferenceLoss", "loss_fn", "simpo_loss_fn", "train", "sample", "pair_logps"]
 WIDTH_STEP = 16  # prompt and completion widths round up to this (fewer compiled shapes)
@@ -142,20 +142,6 @@ def sample(policy: Policy, tokenizer, prompts: Sequence[GrpoPrompt], *, cfg, pla
     return [out[i:i + p.num_samples] for i in range(0, len(out), p.num_samples)]
 
 
-def make_optimizer(p, total_steps: int):
-    """optax AdamW with the PyTorch stage's warm-up + cosine and clipping (the lr injected, so it
-    can be read back)."""
-    import jax.numpy as jnp
-    import optax
-
-    factor = lr_lambda(int(p.warmup_ratio * total_steps), "cosine", total_steps)
-    factors = jnp.asarray([factor(s) for s in range(total_steps)], dtype=jnp.float32)
-    inner = optax.inject_hyperparams(optax.adamw)(
-        learning_rate=lambda count: p.learning_rate * factors[jnp.minimum(count, total_steps - 1)],
-        b1=0.9, b2=0.999, eps=1e-8, weight_decay=p.weight_decay)
-    return optax.chain(optax.clip_by_global_norm(p.max_grad_norm), inner) if p.max_grad_norm is not None else inner
-
-
 def train(cfg, policy: Policy, tokenizer, pairs: Sequence, stage: Stage, *, plan, root: Path) -> TrainResult:
     """The preference stage with Tunix's DPOTrainer on the mesh, checkpoints in `root`/actor/<step>; a
     root with checkpoints resumes after the latest (the trainer restores it and skips the batches it
@@ -174,6 +160,7 @@ def train(cfg, policy: Policy, tokenizer, pairs: Sequence, stage: Stage, *, plan
     with_reference = spec.algorithm == "dpo" and pairs[0].ref_chosen is not None
     resumed = latest_step(root, stage.log)
     budget = stage.budget
+    factor = lr_lambda(int(p.warmup_ratio * p.max_steps), "cosine", p.max_steps)
     options = ocp.CheckpointManagerOptions(save_interval_steps=p.save_every or p.max_steps + 1, max_to_keep=2,
                                            cleanup_tmp_directories=True)
     config = dpo_trainer.DPOTrainingConfig(
@@ -214,12 +201,12 @@ def train(cfg, policy: Policy, tokenizer, pairs: Sequence, stage: Stage, *, plan
                               ref_rejected=np.asarray([x.ref_rejected for x in batch], np.float32))
             yield arrays
 
-    factor = lr_lambda(int(p.warmup_ratio * p.max_steps), "cosine", p.max_steps)
     if resumed:
         stage.log.info("resuming the preference stage from %s (step %d)", root / ACTOR / str(resumed), resumed)
     stage.log.info("preference (tunix, %s, beta %s): %d pairs, %d steps x %d pairs, mesh %s", p.algorithm, spec.beta,
                    len(pairs), p.max_steps, p.pairs_per_step, dict(mesh.shape))
-    trainer = Trainer(model, None, make_optimizer(p, p.max_steps), config)
+    optimizer = adamw(p.learning_rate, factor, p.max_steps, weight_decay=p.weight_decay, max_grad_norm=p.max_grad_norm)
+    trainer = Trainer(model, None, optimizer, config)
     if spec.algorithm == "simpo":
         trainer.with_loss_fn(simpo_loss_fn, has_aux=True).with_gen_model_input_fn(
             lambda x: {"train_example": x, "beta": spec.beta, "gamma": spec.gamma,

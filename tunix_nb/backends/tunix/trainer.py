@@ -1,5 +1,5 @@
-"""What both Tunix stages (SFT through PeftTrainer, GRPO through RLCluster's trainer) share: the
-step hooks a stage fills in, and the backend contract's `latest_step` and `restore` over the
+"""What the Tunix stages (SFT and preference through PeftTrainer, GRPO through RLCluster's trainer)
+share: the scheduled AdamW of the preference and GRPO stages, the step hooks a stage fills in, and the backend contract's `latest_step` and `restore` over the
 judges' checkpoint layout (`tunix_nb.checkpoints`: CKPT_DIR/actor/<step>/model_params)."""
 
 from __future__ import annotations
@@ -12,6 +12,20 @@ from ...checkpoints import ACTOR
 from ...config import Config
 from ...errors import UserError
 from ..common import Policy
+
+
+def adamw(learning_rate: float, factor, steps: int, *, b1: float = 0.9, b2: float = 0.999, weight_decay: float = 0.0,
+          max_grad_norm: float | None = None):
+    """optax AdamW whose learning rate is `learning_rate * factor(step)` (a `common.lr_lambda`, tabled
+    for `steps` steps and injected, so it can be read back), after global-norm clipping (if any)."""
+    import jax.numpy as jnp
+    import optax
+
+    factors = jnp.asarray([factor(s) for s in range(steps)], dtype=jnp.float32)
+    inner = optax.inject_hyperparams(optax.adamw)(
+        learning_rate=lambda count: learning_rate * factors[jnp.minimum(count, steps - 1)],
+        b1=b1, b2=b2, eps=1e-8, weight_decay=weight_decay)
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), inner) if max_grad_norm is not None else inner
 
 
 def step_hooks():
