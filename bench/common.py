@@ -158,6 +158,41 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def profiler(device: str):
+    """A torch.profiler recording the CPU's ops and, on a GPU, its kernels (start/stop it)."""
+    import torch
+
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    return torch.profiler.profile(activities=activities)
+
+
+def profile_summary(prof, repeats: int, device: str, wall_s: float, *, unit: str) -> dict:
+    """Where `repeats` profiled units (a train step, a decode run) spent their device time, op by
+    op (a GPU's kernels; a CPU's ops), per unit, printed and returned for the results JSON."""
+    from torch.autograd import DeviceType
+
+    time_of = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
+    events = [e for e in prof.key_averages() if getattr(e, time_of) > 0]
+    # On a GPU each kernel's time is listed twice, under the kernel and under the op that
+    # launched it: the device's busy time counts the kernels, the ranking the ops.
+    ops = [e for e in events if e.device_type == DeviceType.CPU]
+    kernels = [e for e in events if e.device_type != DeviceType.CPU] or ops
+    busy = sum(getattr(e, time_of) for e in kernels) / 1e3 / repeats  # us -> ms per unit
+    top = sorted(ops, key=lambda e: -getattr(e, time_of))[:15]
+    summary = {unit + "s": repeats, f"wall_ms_per_{unit}": round(wall_s * 1e3, 1),
+               f"device_busy_ms_per_{unit}": round(busy, 1),
+               "top_ops": [{"op": e.key[:90], f"ms_per_{unit}": round(getattr(e, time_of) / 1e3 / repeats, 2),
+                            "share_of_busy": round(getattr(e, time_of) / 1e3 / repeats / busy, 3),
+                            f"calls_per_{unit}": e.count // repeats} for e in top]}
+    for op in summary["top_ops"]:
+        print(f"profile: {op[f'ms_per_{unit}']:8.2f} ms/{unit} {op['share_of_busy']:6.1%}  "
+              f"x{op[f'calls_per_{unit}']:<5} {op['op']}")
+    print(f"profile: {unit} {summary[f'wall_ms_per_{unit}']} ms wall, device busy {summary[f'device_busy_ms_per_{unit}']} ms")
+    return summary
+
+
 def reset_peak(device: str) -> None:
     import gc
 

@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--forced", action="store_true", help="no stop tokens: every prompt gets --max-new-tokens")
     ap.add_argument("--warmup-runs", type=int, default=0, help="untimed runs of each row first")
     ap.add_argument("--repeats", type=int, default=1, help="timed runs of each row; the figure is their median")
+    ap.add_argument("--profile", default="", help="rows run once more under torch.profiler after their timed runs "
+                                                  "(where the device time goes, op by op), e.g. tunix-nb")
     ap.add_argument("--rollout-prompts", type=int, default=4)
     ap.add_argument("--rollout-group", type=int, default=4)
     ap.add_argument("--name", default=None, help="results file name (default: eval_<model>_<device>)")
@@ -129,6 +131,8 @@ def main() -> None:
         rows.append({"row": name, "status": "ok", "seconds": round(seconds, 3), "new_tokens": new,
                      "new_tokens_per_s": round(new / seconds, 1), "peak_memory_gb": common.peak_gb(device),
                      "warmup_s": round(sum(times[:args.warmup_runs]), 2) if args.warmup_runs else None})
+        if name in args.profile.split(","):
+            rows[-1]["profile"] = profile(runners[name], device)
         # Greedy rows against HF's batched generate (ours against each other where it did not run);
         # the rollout is sampled: nothing to agree with.
         ref = outputs.get("hf-batch") or outputs.get("tunix-nb")
@@ -141,6 +145,17 @@ def main() -> None:
                               ("new_tokens_per_s", "tokens/s"), ("agreement", "agreement"), ("peak_memory_gb", "peak GB")])
     print(f"{len(prompts)} prompts x <= {args.max_new_tokens} new tokens, {dtype}, {payload['environment']['device']}")
     print(f"results: {common.write_results(name_out, payload, args.out_dir)}")
+
+
+def profile(runner, device: str) -> dict:
+    """One more (untimed) run of a row under torch.profiler: what limits it, op by op."""
+    common.sync(device)
+    prof = common.profiler(device)
+    start = time.perf_counter()
+    with prof:
+        runner()
+        common.sync(device)
+    return common.profile_summary(prof, 1, device, time.perf_counter() - start, unit="run")
 
 
 def cut(row: list[int], stops: list[int]) -> list[int]:

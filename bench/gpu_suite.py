@@ -8,8 +8,8 @@ suite's:
           levers (packed rows, flex attention inside each sample, chunked loss, compiled layers):
           bench/train_throughput.py on the Gemma-2B shape, both sample sets
   eval    (e) 100 prompts x 256 forced new tokens, HF batched `generate` vs ours (compiled decode
-          step), with the rate of identical outputs; (g) the GRPO rollout sampler's tokens/s:
-          bench/eval_throughput.py
+          step), with the rate of identical outputs and one profiled run of ours (what limits
+          it); (g) the GRPO rollout sampler's tokens/s: bench/eval_throughput.py
   memory  (f) the T4-shaped memory plan (LoRA r16, 512 tokens, fp32) and full fine-tuning peaks:
           bench/train_throughput.py --t4-memory
   tunix   (d) tunix_nb's Tunix backend (JAX on the same GPU) on the same samples:
@@ -51,9 +51,10 @@ PARTS = [
      200),
     ("eval", "eval_throughput.py",
      ["--model", "gemma-2b-shape", "--prepared", "--forced", "--compile", "--max-new-tokens", "256",
-      "--batch-size", "100", "--rows", "tunix-nb,hf-batch,tunix-nb-rollout,tunix-nb-eager", "--warmup-runs", "1", "--repeats", "2"],
+      "--batch-size", "100", "--rows", "tunix-nb,hf-batch,tunix-nb-rollout,tunix-nb-eager", "--warmup-runs", "1", "--repeats", "2",
+      "--profile", "tunix-nb"],
      ["--model", "tiny", "--prepared", "--forced", "--prompts", "6", "--max-new-tokens", "12", "--batch-size", "6",
-      "--rows", "tunix-nb,hf-batch,tunix-nb-rollout"],
+      "--rows", "tunix-nb,hf-batch,tunix-nb-rollout", "--profile", "tunix-nb"],
      95),
     ("memory", "train_throughput.py", ["--t4-memory"], ["--t4-memory"], 35),
     ("tunix", "tunix_train_throughput.py",

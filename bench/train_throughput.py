@@ -126,7 +126,6 @@ class Profiler:
 
     def __init__(self, steps: int, device: str):
         self.steps, self.device, self.done, self.prof, self.summary = steps, device, 0, None, None
-        self.time = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
 
     @property
     def running(self) -> bool:
@@ -135,13 +134,8 @@ class Profiler:
     def start(self) -> bool:
         if not self.steps:
             return False
-        import torch
-
         common.sync(self.device)
-        activities = [torch.profiler.ProfilerActivity.CPU]
-        if self.device == "cuda":
-            activities.append(torch.profiler.ProfilerActivity.CUDA)
-        self.prof = torch.profiler.profile(activities=activities)
+        self.prof = common.profiler(self.device)
         self.prof.start()
         self.begun = time.perf_counter()
         return True
@@ -153,23 +147,7 @@ class Profiler:
         common.sync(self.device)
         wall = (time.perf_counter() - self.begun) / self.steps
         self.prof.stop()
-        from torch.autograd import DeviceType
-
-        events = [e for e in self.prof.key_averages() if getattr(e, self.time) > 0]
-        # On a GPU each kernel's time is listed twice, under the kernel and under the op that
-        # launched it: the device's busy time counts the kernels, the ranking the ops.
-        ops = [e for e in events if e.device_type == DeviceType.CPU]
-        kernels = [e for e in events if e.device_type != DeviceType.CPU] or ops
-        busy = sum(getattr(e, self.time) for e in kernels) / 1e3 / self.steps  # us -> ms per step
-        top = sorted(ops, key=lambda e: -getattr(e, self.time))[:15]
-        self.summary = {"steps": self.steps, "wall_ms_per_step": round(wall * 1e3, 1),
-                        "device_busy_ms_per_step": round(busy, 1),
-                        "top_ops": [{"op": e.key[:90], "ms_per_step": round(getattr(e, self.time) / 1e3 / self.steps, 2),
-                                     "share_of_busy": round(getattr(e, self.time) / 1e3 / self.steps / busy, 3),
-                                     "calls_per_step": e.count // self.steps} for e in top]}
-        for op in self.summary["top_ops"]:
-            print(f"profile: {op['ms_per_step']:8.2f} ms/step {op['share_of_busy']:6.1%}  x{op['calls_per_step']:<5} {op['op']}")
-        print(f"profile: step {self.summary['wall_ms_per_step']} ms wall, device busy {self.summary['device_busy_ms_per_step']} ms")
+        self.summary = common.profile_summary(self.prof, self.steps, self.device, wall, unit="step")
         raise TimeUp
 
 

@@ -54,6 +54,7 @@ def test_gpu_suite_dry_run_measures_every_part_on_both_sample_sets(gpu_suite_dry
     assert 0 < profile["top_ops"][0]["share_of_busy"] <= 1 and "profile: step" in out
     ev = {r["row"]: r for r in result["parts"]["eval"]["result"]["rows"]}
     assert ev["tunix-nb"]["agreement"] == 1.0  # fp32 greedy: token for token HF's
+    assert ev["tunix-nb"]["profile"]["runs"] == 1 and ev["tunix-nb"]["profile"]["top_ops"]  # what limits our decode
     assert ev["tunix-nb"]["new_tokens"] == 6 * 12 and ev["tunix-nb-rollout"]["new_tokens"] == 16 * 12  # forced
     memory = result["parts"]["memory"]["result"]  # CUDA's allocator only
     assert memory["status"] == "skipped" and memory["note"] == "needs CUDA" and "rows" not in memory
