@@ -29,6 +29,7 @@ def exports(lora_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
     res = run_cli("export", str(lora_run), "--format", "tunix", "--out", str(out / "tunix"))
     assert res.returncode == 0, res.stderr[-3000:]
+    assert "device plan" not in res.stdout and "export (tunix):" in res.stdout  # what it wrote, not how a run trains
     for fmt in ("hf", "peft"):
         export.export(lora_run, fmt, out / fmt)
     return out

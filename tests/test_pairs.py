@@ -103,6 +103,7 @@ def test_validate_data_reads_a_pairs_file_with_mapped_columns(tmp_path):
     ({"rewards": {"vibes": 1.0}}, "preference.rewards.vibes: unknown reward"),
     ({"columns": {"question": "q"}}, "preference.columns.question: is not one of our fields"),
     ({"rewards": {"judge": 1.0}}, "preference.rewards.judge: weighs the judge, but there is no judge model"),
+    ({"algorithm": "orpo", "beta": 0.5}, "preference.beta: ORPO has no β .got 0.5.; its preference term is weighed by preference.lambda_orpo"),
 ])
 def test_preference_settings_are_checked(setting, fragment):
     from tunix_nb.config import config_from_dict
@@ -111,3 +112,7 @@ def test_preference_settings_are_checked(setting, fragment):
     with pytest.raises(UserError, match=fragment.replace("(", r"\(")):
         config_from_dict({"training": {"max_steps": 1, "max_batch_tokens": 4096}, "preference": setting})
     assert PreferenceConfig(algorithm="dpo").beta_used == 0.1 and PreferenceConfig().beta_used == 2.0
+    # what each loss reads, as its log line and the manifest show it
+    assert PreferenceConfig(algorithm="orpo").describe() == "orpo, lambda_orpo 0.1, label_smoothing 0.0"
+    assert PreferenceConfig(algorithm="simpo", beta=2.5).hyperparameters == {"beta": 2.5, "gamma": 1.0, "label_smoothing": 0.0}
+    assert PreferenceConfig(algorithm="dpo").hyperparameters == {"beta": 0.1, "label_smoothing": 0.0}

@@ -65,6 +65,9 @@ def test_simpo_raises_the_held_out_margin_and_reports_the_stage(runs):
     m = manifest(run_dir)
     info = m["preference"]
     assert info["algorithm"] == "simpo" and info["skipped_too_long"] == 0
+    # the settings SimPO's loss read (β resolved from null), none it did not
+    assert info["beta"] == 2.0 and info["gamma"] == load_config(run_dir / "config.yaml").preference.gamma
+    assert "lambda_orpo" not in info
     assert info["held_out_pairs"] == 4 and info["training_pairs"] == info["pairs"] - 4
     assert info["held_out_margin_after"] > info["held_out_margin_before"], info
     rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r.get("stage") == "preference"]

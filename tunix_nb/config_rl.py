@@ -278,6 +278,9 @@ class PreferenceConfig:
         require(self.top_k is None or self.top_k >= 1, "preference.top_k", f"must be >= 1 or null (got {self.top_k})")
         require(self.held_out >= 0, "preference.held_out", f"must be >= 0 (got {self.held_out})")
         require(self.beta is None or self.beta > 0, "preference.beta", f"must be > 0 or null (got {self.beta})")
+        require(self.beta is None or self.algorithm != "orpo", "preference.beta",
+                f"ORPO has no β (got {self.beta}); its preference term is weighed by preference.lambda_orpo: "
+                "remove preference.beta or choose algorithm dpo or simpo")
         require(self.gamma >= 0, "preference.gamma", f"must be >= 0 (got {self.gamma})")
         require(self.lambda_orpo >= 0, "preference.lambda_orpo", f"must be >= 0 (got {self.lambda_orpo})")
         require(0.0 <= self.label_smoothing < 0.5, "preference.label_smoothing",
@@ -296,3 +299,14 @@ class PreferenceConfig:
     def beta_used(self) -> float:
         """β actually used: preference.beta, else the algorithm's usual value (ORPO has none)."""
         return self.beta if self.beta is not None else PREFERENCE_BETA.get(self.algorithm, 0.0)
+
+    @property
+    def hyperparameters(self) -> dict[str, float]:
+        """The settings this algorithm's loss reads, as logged and kept in the manifest."""
+        strength = {"lambda_orpo": self.lambda_orpo} if self.algorithm == "orpo" else {"beta": self.beta_used}
+        return {**strength, **({"gamma": self.gamma} if self.algorithm == "simpo" else {}),
+                "label_smoothing": self.label_smoothing}
+
+    def describe(self) -> str:
+        """`simpo, beta 2.0, gamma 1.0, label_smoothing 0.0`: the loss, for a log line."""
+        return ", ".join([self.algorithm, *(f"{k} {v}" for k, v in self.hyperparameters.items())])

@@ -54,6 +54,7 @@ def prepare(cfg: Config) -> pipeline.Session:
     """What `pipeline.prepare` checks, for the eval items only (no training data is read)."""
     cfg = pipeline.with_run_id(cfg)
     backend, source, plan = pipeline.resolve_model(cfg)
+    print(plan.describe())
     ev = inputs.load_eval(cfg)
     tokenizer = models.load_tokenizer(source.path)
     backend.check(cfg, source.path)

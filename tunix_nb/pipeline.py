@@ -83,6 +83,7 @@ def prepare(cfg: Config, continue_from: str | Path | None = None) -> Session:
     cfg = with_run_id(cfg)
     judged = judge_source(cfg)
     backend, source, plan = resolve_model(cfg, judge_model=judged)
+    print(plan.describe())
     loaded = inputs.load_run_data(cfg)
     eval_records = data.spread_subset(loaded.eval, cfg.eval.limit)
     tokenizer = models.load_tokenizer(source.path)
@@ -161,8 +162,9 @@ def with_run_id(cfg: Config) -> Config:
 def resolve_model(cfg: Config, *, judge_model: models.ModelSource | None = None
                   ) -> tuple[Backend, models.ModelSource, device.DevicePlan]:
     """The backend, the model source (fetched or converted once, auth where it needs it) and the
-    device plan (`judge_model`: a training run's judge model, whose memory the preflight counts too); a
-    complete run dir, or another config's, is refused before any model work."""
+    device plan (`judge_model`: a training run's judge model, whose memory the preflight counts
+    too); a complete run dir, or another config's, is refused before any model work. The plan is
+    not printed here: a run or an evaluation says it, an export has no use for it."""
     evidence.Run.check_reopen(cfg)
     backend = backends.get(cfg.training.backend)
     hardware = device.detect(cfg.training.device)
@@ -172,7 +174,6 @@ def resolve_model(cfg: Config, *, judge_model: models.ModelSource | None = None
     source = models.resolve_source(cfg.model.source, cfg.model.revision, token.value if token else None, label)
     plan = device.make_plan(cfg, hardware, models.model_shape(source.path), on_kaggle=auth.on_kaggle(),
                             judge_shape=models.model_shape(judge_model.path) if judge_model else None)
-    print(plan.describe())
     return backend, source, plan
 
 
@@ -273,7 +274,7 @@ def preference(s: Session) -> Path | None:
         train, held = pairs.split(encoded, p.held_out, s.cfg.training.seed if p.seed is None else p.seed)
         info = dict(s.run.manifest.get("preference") or {})
         if "held_out_margin_before" not in info:  # measured once, on the stage's starting model
-            info.update(algorithm=p.algorithm, beta=p.beta_used, training_pairs=len(train), held_out_pairs=len(held),
+            info.update(algorithm=p.algorithm, **p.hyperparameters, training_pairs=len(train), held_out_pairs=len(held),
                         skipped_too_long=too_long, held_out_margin_before=pairs.margin(logps(held)))
             s.run.update(preference=info)
         if p.algorithm == "dpo":

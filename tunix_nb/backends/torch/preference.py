@@ -175,8 +175,8 @@ def train(cfg, policy: Policy, tokenizer, pairs: Sequence, stage: Stage, *, plan
         stage.log.info("resuming the preference stage from %s (step %d)", resume, state["step"])
     spec = spec_of(p)
     autocast = torch.autocast(device_type=device, dtype=torch.bfloat16) if plan.dtype == "bf16" else nullcontext()
-    stage.log.info("preference (torch, %s, beta %s): %d pairs, %d steps x %d pairs, device %s", p.algorithm,
-                   spec.beta, len(pairs), p.max_steps, p.pairs_per_step, device)
+    stage.log.info("preference (torch, %s): %d pairs, %d steps x %d pairs, device %s", p.describe(),
+                   len(pairs), p.max_steps, p.pairs_per_step, device)
     steps = state["step"]
     with stage.steps(p.max_steps, resumed=state["step"]):
         for n, chosen in enumerate(schedule):

@@ -203,7 +203,7 @@ def train(cfg, policy: Policy, tokenizer, pairs: Sequence, stage: Stage, *, plan
 
     if resumed:
         stage.log.info("resuming the preference stage from %s (step %d)", root / ACTOR / str(resumed), resumed)
-    stage.log.info("preference (tunix, %s, beta %s): %d pairs, %d steps x %d pairs, mesh %s", p.algorithm, spec.beta,
+    stage.log.info("preference (tunix, %s): %d pairs, %d steps x %d pairs, mesh %s", p.describe(),
                    len(pairs), p.max_steps, p.pairs_per_step, dict(mesh.shape))
     optimizer = adamw(p.learning_rate, factor, p.max_steps, weight_decay=p.weight_decay, max_grad_norm=p.max_grad_norm)
     trainer = Trainer(model, None, optimizer, config)
