@@ -156,6 +156,7 @@ def summarise(parts: dict) -> dict:
     mem = {r["row"]: r.get("peak_memory_gb") for r in rows_of(parts, "memory")}
     if mem:
         out["memory"] = {"t4_lora_peak_gb": mem.get("lora-r16"), "t4_lora_grad_ckpt_peak_gb": mem.get("lora-r16-grad-ckpt"),
+                         "t4_lora_chunk128_peak_gb": mem.get("lora-r16-chunk128"),
                          "full_ft_peak_gb": mem.get("full-adafactor"), "full_ft_adamw_peak_gb": mem.get("full-adamw")}
     for figures in out.values():  # each goal's verdict beside its figure
         figures["met"] = {k: met(k, v) for k, v in figures.items() if k in GOALS and v is not None}
