@@ -89,10 +89,9 @@ class Adafactor(torch.optim.Optimizer):
                     scalars[key] = (torch.tensor([beta2t, lr], device=p.device).unbind() if self._compiled
                                     else (beta2t, lr))
                 beta2t, lr_t = scalars[key]
-                # Half-precision weights (a LoRA base kept in bf16 never reaches here; adapters are
-                # fp32) are updated in fp32 and written back, as transformers does.
-                # Detached views (same storage): dynamo keeps a Parameter's shape static, which
-                # would compile one graph per weight shape.
+                # fp32 weights are updated in place through a detached view (dynamo keeps a
+                # Parameter's shape static: one graph per weight shape); half-precision ones in an
+                # fp32 copy written back, as transformers does.
                 w = p.detach() if p.dtype == torch.float32 else p.float()
                 if p.dim() >= 2:
                     self._factored(w, p.grad.detach(), state["exp_avg_sq_row"], state["exp_avg_sq_col"], beta2t, lr_t,
