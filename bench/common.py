@@ -42,10 +42,11 @@ def tiny_tokenizer():
     return load_tokenizer(ensure_tiny_model())
 
 
-def build_model(name: str, *, attn: str = "sdpa", device: str = "cpu", seed: int = 0):
+def build_model(name: str, *, attn: str = "sdpa", device: str = "cpu", seed: int = 0, shape: dict | None = None):
     """`tiny`: the project's built-in tiny Gemma 3 (trained weights: none, it is random-init too);
     `gemma-2b-shape`: a random-init GemmaForCausalLM of Gemma 2B's shape (speed and memory do
-    not depend on the weights' values), built directly on the device; anything else: an HF folder."""
+    not depend on the weights' values; `shape` overrides GEMMA_2B_SHAPE), built directly on the
+    device; anything else: an HF folder."""
     import torch
     from transformers import AutoModelForCausalLM, GemmaConfig, GemmaForCausalLM
 
@@ -55,7 +56,7 @@ def build_model(name: str, *, attn: str = "sdpa", device: str = "cpu", seed: int
         return AutoModelForCausalLM.from_pretrained(ensure_tiny_model(), attn_implementation=attn).to(device)
     if name == "gemma-2b-shape":
         tok = tiny_tokenizer()
-        config = GemmaConfig(**GEMMA_2B_SHAPE, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+        config = GemmaConfig(**(shape or GEMMA_2B_SHAPE), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
                              eos_token_id=tok.eos_token_id, attn_implementation=attn)
         with torch.random.fork_rng(devices=[]), torch.device(device):
             torch.manual_seed(seed)

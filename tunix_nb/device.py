@@ -19,6 +19,12 @@ from .errors import UserError
 GB = 1024**3
 MEMORY_HEADROOM = 0.90  # leave room for the CUDA context, allocator fragmentation, eval
 JUDGE_OVERHEAD = 1.25  # the judge's frozen weights, plus a forward pass of a batch (a quarter on top, roughly)
+# Per backend: activations saved per token per decoder layer (x hidden size x activation bytes),
+# and the fp32 copies of the logits alive at once. PyTorch: counted (40.2 full fine-tuning, 38.3
+# LoRA; logits, their log-softmax and its gradient: bench/results/activation_memory_cpu.json) and
+# within 10% of the H200's measured peaks (tests/test_device.py). Tunix (XLA fuses and
+# rematerialises): not measured, the first rough figures.
+ACTIVATIONS = {"torch": (40, 3), "tunix": (34, 2)}
 
 
 @dataclass(frozen=True)
@@ -222,10 +228,14 @@ def estimate_memory(cfg: Config, shape: ModelShape, dtype: str) -> dict:
         grads = 4 * lora_params
         optimizer = 8 * lora_params
     tokens = t.max_batch_tokens or (t.micro_batch_size or 1) * cfg.data.max_seq_len
-    per_layer = (2 if t.gradient_checkpointing else 34) * shape.hidden_size * act_bytes  # per token
-    activations = tokens * shape.num_layers * per_layer
-    # fp32 logits and their gradient; with training.loss_chunk_size only one chunk at a time
-    logits = min(tokens, t.loss_chunk_size or tokens) * shape.vocab_size * 4 * 2
+    per_layer, logit_copies = ACTIVATIONS[t.backend]
+    layer = per_layer * shape.hidden_size * act_bytes  # per token
+    if t.gradient_checkpointing:  # each layer's input kept; one layer at a time recomputed in backward
+        activations = tokens * (shape.num_layers * 2 * shape.hidden_size * act_bytes + layer)
+    else:
+        activations = tokens * shape.num_layers * layer
+    # fp32 logits; with training.loss_chunk_size only one chunk's at a time
+    logits = min(tokens, t.loss_chunk_size or tokens) * shape.vocab_size * 4 * logit_copies
     parts = {"weights_gb": weights, "grads_gb": grads, "optimizer_gb": optimizer,
              "activations_gb": activations, "logits_gb": logits}
     out = {k: round(v / GB, 2) for k, v in parts.items()}
