@@ -43,6 +43,7 @@ def test_cpu_plan():
     assert (plan.mode, plan.backend, plan.device, plan.dtype) == ("smoke", "torch", "cpu", "fp32")
     assert any("no accelerator" in r for r in plan.reasons)
     assert plan.memory_gb["total_gb"] < 1 and "device plan: mode=smoke" in plan.describe()
+    assert f"({TINY.params / 1e6:.3g} M params)" in plan.describe()  # not "0.00 B"
 
 
 def test_t4_full_fine_tuning_of_gemma_2b_is_refused_by_the_memory_preflight():

@@ -177,7 +177,7 @@ def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle:
                 judge_available = round(hw.memory_gb * split, 1)
                 memory["judge_available_gb"] = judge_available
                 if judge_gb > judge_available * MEMORY_HEADROOM:
-                    raise UserError(f"grpo.judge_devices: the judge ({judge_shape.params / 1e9:.2f} B params) needs "
+                    raise UserError(f"grpo.judge_devices: the judge ({_params(judge_shape.params)}) needs "
                                     f"~{judge_gb:.1f} GB but its {split} device(s) have {judge_available} GB; give "
                                     "it more devices or name a smaller grpo.judge_source")
             else:  # sharing the policy's memory
@@ -186,7 +186,7 @@ def make_plan(cfg: Config, hw: Hardware, shape: ModelShape | None, *, on_kaggle:
             memory["available_gb"] = available
             budget = available * MEMORY_HEADROOM
             reasons.append(f"memory preflight: ~{memory['total_gb']:.1f} GB needed of {available} GB "
-                           f"({memory['params_b']:.2f} B params)")
+                           f"({_params(shape.params)})")
             if memory["total_gb"] > budget:
                 hint = ("use LoRA (training.lora: {rank: 16}) or the smoke preset (training/configs/smoke_tiny.yaml)"
                         if not t.lora else "lower training.max_batch_tokens / micro_batch_size, turn on "
@@ -242,6 +242,11 @@ def estimate_memory(cfg: Config, shape: ModelShape, dtype: str) -> dict:
     out["total_gb"] = round(sum(parts.values()) / GB, 2)
     out["params_b"] = round(p / 1e9, 3)
     return out
+
+
+def _params(n: int) -> str:
+    """`2.51 B params`, `268 M params`, `1.2 M params`: a tiny model's count is not 0.00 B."""
+    return f"{n / 1e9:.2f} B params" if n >= 1e9 else f"{n / 1e6:.3g} M params"
 
 
 def _breakdown(m: dict) -> str:
