@@ -53,7 +53,7 @@ def runs(tmp_path_factory, tiny_model_dir):
     """{"one": the one-process run dir, "fsdp": the 2-process one}, the torchrun going
     while this process trains the one-process run."""
     root = tmp_path_factory.mktemp("runs")
-    # DDP is left out until a known defect is found: in 5 of 8 runs its step-1 grad norm was 1.1% off
+    # DDP is left out until a known defect is found: in 8 of 12 runs its step-1 grad norm was 1.1% off
     # the one-process run's (always 6.474425 vs 6.549695) while the losses agreed, with or without
     # the weight-0 padding pass (README, "Past one GPU").
     proc = torchrun(root, ("fsdp",))
