@@ -70,7 +70,6 @@ def main() -> None:
 
     import torch
 
-    from tunix_nb.backends.torch.load import apply_lora
     from tunix_nb.config import load_config
 
     rows = []
@@ -79,13 +78,7 @@ def main() -> None:
         for n in layers:
             t = load_config(common.ROOT / "training/configs/submission_local_gpu.yaml",
                             [f"training.loss_chunk_size={args.tokens}", *overrides]).training
-            shape = {**common.GEMMA_2B_SHAPE, "num_hidden_layers": n}
-            model = common.build_model("gemma-2b-shape", attn="sdpa", device="cpu", shape=shape)
-            if t.lora is not None:
-                model = apply_lora(model, t)
-            if t.gradient_checkpointing:
-                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            model.train()
+            model = common.training_model(t, "cpu", shape={**common.GEMMA_2B_SHAPE, "num_hidden_layers": n})
             ids = torch.randint(10, 1000, (1, args.tokens), generator=torch.Generator().manual_seed(0))
             batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
             rows.append({"case": case, "layers": n, **live_peak(model, batch, t.loss_chunk_size)})

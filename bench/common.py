@@ -64,6 +64,19 @@ def build_model(name: str, *, attn: str = "sdpa", device: str = "cpu", seed: int
     return AutoModelForCausalLM.from_pretrained(name, attn_implementation=attn).to(device)
 
 
+def training_model(t, device: str, shape: dict | None = None):
+    """The Gemma-2B-shaped model as `training` (a TrainingConfig) trains it: LoRA adapters and
+    gradient checkpointing when it asks for them, in train mode (the memory benches' model)."""
+    from tunix_nb.backends.torch.load import apply_lora
+
+    model = build_model("gemma-2b-shape", attn="sdpa", device=device, shape=shape)
+    if t.lora is not None:
+        model = apply_lora(model, t)
+    if t.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model.train()
+
+
 def train_examples(tokenizer, limit: int | None = None):
     """The project's training file, encoded with the one prompt template (prompt masked)."""
     from tunix_nb import data, inputs

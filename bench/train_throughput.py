@@ -324,7 +324,6 @@ def t4_memory(args, device: str) -> None:
         import torch
 
         from tunix_nb.backends.torch import sft as train_torch
-        from tunix_nb.backends.torch.load import apply_lora
         from tunix_nb.backends.torch.optim import make_optimizer
         from tunix_nb.config import load_config
 
@@ -341,12 +340,7 @@ def t4_memory(args, device: str) -> None:
             common.reset_peak(device)
             t = load_config(common.ROOT / PRESETS["gemma-2b-shape"], ["training.loss_chunk_size=512", *extra]).training
             try:
-                model = common.build_model("gemma-2b-shape", attn="sdpa", device=device)
-                if t.lora is not None:
-                    model = apply_lora(model, t)
-                if t.gradient_checkpointing:
-                    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-                model.train()
+                model = common.training_model(t, device)
                 params = [p for p in model.parameters() if p.requires_grad]
                 opt = make_optimizer(params, t, device)
                 ids = torch.randint(10, 1000, (1, 512), device=device)
